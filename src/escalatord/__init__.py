@@ -1,0 +1,3 @@
+"""escalatord: a self-hosted escalation daemon."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""`python -m escalatord` runs the command line."""
+
+from escalatord.cli import main
+
+main()

@@ -1,0 +1,146 @@
+"""The contract every check type fulfils, and the one place a run is timed out.
+
+A check type is a subclass of `Check` with a nested pydantic `Config` model (a subclass of
+`CheckConfig`) holding its own keys. The registry maps `type = "..."` to the class.
+`execute()` runs one probe with a hard timeout and turns every failure into a `Result`, so a
+hung or crashing probe never escapes into the scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from escalatord.config.types import Duration, Strict, format_duration
+
+
+class Status(enum.StrEnum):
+    """The outcome of a check. `unreachable` is set by topology, never by a probe."""
+
+    OK = "ok"
+    WARNING = "warning"
+    CRITICAL = "critical"
+    UNKNOWN = "unknown"
+    UNREACHABLE = "unreachable"
+
+    @property
+    def is_problem(self) -> bool:
+        return self is not Status.OK
+
+
+@dataclass(frozen=True)
+class Result:
+    """One run of one check."""
+
+    status: Status
+    summary: str
+    measurements: dict[str, float] = field(default_factory=dict)
+    duration: float = 0.0  # seconds the probe took
+    at: datetime | None = None  # when the probe finished (UTC); set by execute()
+
+
+class CheckConfig(Strict):
+    """Keys every check has. Type modules subclass this with their own keys.
+
+    `interval`, `timeout`, `retries`, `retry_interval` and `recover_after` are filled from
+    `[defaults]` by the loader when a check does not set them.
+    """
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+    type: str
+    interval: Duration = timedelta(seconds=60)
+    timeout: Duration = timedelta(seconds=10)
+    retries: int = Field(default=3, ge=1, le=100)
+    retry_interval: Duration = timedelta(seconds=15)
+    recover_after: int = Field(default=1, ge=1, le=100)
+    labels: dict[str, str] = Field(default_factory=dict)
+    depends_on: tuple[str, ...] = ()
+    enabled: bool = True
+    description: str = ""
+
+
+class CheckContext:
+    """Process-wide resources shared by checks (an HTTP client pool, one ICMP socket).
+
+    app.py makes one per daemon (the CLI one per command); checks ask it for a resource by key
+    and it is created on first use and closed by `aclose()`. Nothing here is global.
+    """
+
+    def __init__(self, *, icmp_privileged: bool = False):
+        self.icmp_privileged = icmp_privileged
+        self._resources: dict[str, Any] = {}
+
+    def shared(self, key: str, factory: Callable[[], Any]) -> Any:
+        """The resource stored under `key`, made by `factory()` the first time."""
+        if key not in self._resources:
+            self._resources[key] = factory()
+        return self._resources[key]
+
+    async def aclose(self) -> None:
+        """Close every resource that has an `aclose()` or `close()`; errors are swallowed."""
+        resources, self._resources = list(self._resources.values()), {}
+        for res in resources:
+            closer = getattr(res, "aclose", None) or getattr(res, "close", None)
+            if closer is None:
+                continue
+            try:
+                out = closer()
+                if asyncio.iscoroutine(out):
+                    await out
+            except Exception:  # closing is best effort at shutdown
+                pass
+
+
+class Check:
+    """Base class of check types. Subclasses set `Config` and implement `probe()`.
+
+    `probe()` returns a Result (status and summary); it may raise, and may hang: `execute()`
+    bounds it by the check's timeout. Resources shared across runs (clients, sockets) are
+    created lazily and released in `close()`.
+    """
+
+    Config: ClassVar[type[CheckConfig]] = CheckConfig
+    kind: ClassVar[Literal["active", "passive"]] = "active"
+
+    def __init__(self, config: CheckConfig, context: CheckContext):
+        self.config = config
+        self.context = context
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    async def probe(self) -> Result:  # pragma: no cover - every type overrides it
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Release shared resources. Called on shutdown and when a reload drops the check."""
+
+
+async def execute(check: Check, now: datetime | None = None) -> Result:
+    """Run one probe with the check's hard timeout; never raises (except cancellation)."""
+    timeout = check.config.timeout.total_seconds()
+    started = time.monotonic()
+    try:
+        result = await asyncio.wait_for(check.probe(), timeout)
+    except TimeoutError:
+        result = Result(Status.CRITICAL, f"timed out after {format_duration(check.config.timeout)}")
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # a bug or an odd failure in one probe must not stop the others
+        result = Result(Status.UNKNOWN, f"check failed to run: {type(exc).__name__}: {exc}")
+    duration = time.monotonic() - started
+    return Result(
+        status=result.status,
+        summary=result.summary,
+        measurements=dict(result.measurements),
+        duration=duration,
+        at=now or datetime.now(UTC),
+    )

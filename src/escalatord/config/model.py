@@ -1,0 +1,147 @@
+"""The validated, frozen config. `config.loader.load()` builds it; app.py builds everything from it.
+
+Check and notifier sections are validated by their type's own model (see `escalatord.plugins`),
+so `Config.checks` holds instances of subclasses of `CheckConfig`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from functools import cached_property
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from escalatord.checks.base import CheckConfig
+from escalatord.config.types import Duration, Strict
+from escalatord.notify.base import NotifierConfig
+
+Severity = Literal["critical", "error", "warning", "info"]
+ProblemStatus = Literal["warning", "critical", "unknown"]
+NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+
+
+class DaemonConfig(Strict):
+    database: str = "sqlite:////var/lib/escalatord/escalatord.db"
+    listen: str = "127.0.0.1:8425"
+    public_url: str | None = None  # base of links in pages; defaults to http://<listen>
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    shutdown_timeout: Duration = timedelta(seconds=10)  # how long SIGTERM waits for checks
+    tick: Duration = timedelta(seconds=1)  # how often escalation timers are looked at
+    icmp_privileged: bool = False  # raw ICMP sockets: root or CAP_NET_RAW; else ping_group_range
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f'listen must be "host:port", e.g. "127.0.0.1:8425", got {value!r}')
+        return value
+
+    @property
+    def listen_host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.listen}").rstrip("/")
+
+
+class Defaults(Strict):
+    """Inherited by every [[check]] that does not set the key itself."""
+
+    interval: Duration = timedelta(seconds=60)
+    timeout: Duration = timedelta(seconds=10)
+    retries: int = Field(default=3, ge=1, le=100)
+    retry_interval: Duration = timedelta(seconds=15)
+    recover_after: int = Field(default=1, ge=1, le=100)
+
+
+class RuleConfig(Strict):
+    """Matchers on a check's labels (and name, as the label "check") and status.
+
+    `match` values are exact strings or lists of alternatives; `match_re` values are regular
+    expressions that must match the whole label value. A rule with no matchers matches all.
+    """
+
+    name: str = Field(min_length=1)
+    match: dict[str, str | tuple[str, ...]] = Field(default_factory=dict)
+    match_re: dict[str, str] = Field(default_factory=dict)
+    status: tuple[ProblemStatus, ...] = ("warning", "critical", "unknown")
+    severity: Severity | None = None
+    policy: str | None = None
+    owner: str | None = None
+    runbook: str | None = None
+    steps: tuple[str, ...] = ()
+    continue_: bool = Field(default=False, alias="continue")
+
+    @field_validator("match_re")
+    @classmethod
+    def _regexes(cls, value: dict[str, str]) -> dict[str, str]:
+        for label, pattern in value.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"match_re.{label}: invalid regular expression: {exc}") from None
+        return value
+
+
+class LevelConfig(Strict):
+    after: Duration  # since the incident opened
+    notify: tuple[str, ...] = Field(min_length=1)
+
+
+class PolicyConfig(Strict):
+    name: str = Field(min_length=1, pattern=NAME)
+    repeat: int = Field(default=0, ge=0, le=100)
+    repeat_every: Duration | None = None
+    levels: tuple[LevelConfig, ...] = Field(alias="level", min_length=1)
+
+    @model_validator(mode="after")
+    def _timing(self) -> PolicyConfig:
+        afters = [lvl.after for lvl in self.levels]
+        if afters != sorted(afters):
+            raise ValueError("level: levels must be listed in order of `after`")
+        if self.repeat and self.repeat_every is None:
+            raise ValueError("repeat_every is required when repeat > 0")
+        if self.repeat_every is not None and self.repeat_every <= afters[-1]:
+            raise ValueError(
+                "repeat_every must be longer than the last level's `after` "
+                f"({self.repeat_every} <= {afters[-1]})"
+            )
+        return self
+
+
+class Config(Strict):
+    """The whole validated config. `source` is the main file it was loaded from."""
+
+    source: str = ""
+    daemon: DaemonConfig = DaemonConfig()
+    defaults: Defaults = Defaults()
+    checks: tuple[CheckConfig, ...] = ()
+    rules: tuple[RuleConfig, ...] = ()
+    policies: tuple[PolicyConfig, ...] = ()
+    notifiers: tuple[NotifierConfig, ...] = ()
+
+    @cached_property
+    def check_by_name(self) -> dict[str, CheckConfig]:
+        return {c.name: c for c in self.checks}
+
+    @cached_property
+    def policy_by_name(self) -> dict[str, PolicyConfig]:
+        return {p.name: p for p in self.policies}
+
+    @cached_property
+    def notifier_by_name(self) -> dict[str, NotifierConfig]:
+        return {n.name: n for n in self.notifiers}
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.checks)} checks, {len(self.rules)} rules, "
+            f"{len(self.policies)} policies, {len(self.notifiers)} notifiers"
+        )

@@ -1,0 +1,1 @@
+"""Notifier types and the dispatcher that delivers from the outbox."""

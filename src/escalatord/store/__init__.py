@@ -1,0 +1,1 @@
+"""Storage: the tables, the engines, and the migrations that create them."""

@@ -1,0 +1,135 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations under migrations/ create it.
+
+Times are stored as naive UTC and handed back as aware UTC (`UTCDateTime`), so SQLite and
+PostgreSQL behave the same. JSON columns hold labels, steps, the policy snapshot and payloads.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):  # type: ignore[override]
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect):  # type: ignore[override]
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# The hard state of each check, as monitor/state.py computes it.
+check_states = Table(
+    "check_states",
+    metadata,
+    Column("check", String(200), primary_key=True),
+    Column("status", String(16), nullable=False),  # hard status
+    Column("hard", Integer, nullable=False),  # 1 hard, 0 soft (a change is pending)
+    Column("attempts", Integer, nullable=False),
+    Column("pending", String(16)),  # the status a soft state leans to
+    Column("since", UTCDateTime),
+    Column("last_status", String(16)),
+    Column("last_summary", Text, nullable=False, default=""),
+    Column("last_check_at", UTCDateTime),
+    Column("last_duration", JSON),  # seconds, float
+    Column("measurements", JSON),
+)
+
+# One row per incident. `open_key` equals `key` while the incident is open and is NULL after,
+# so the unique constraint allows one open incident per dedup key on every backend.
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(300), nullable=False, index=True),
+    Column("open_key", String(300), unique=True),
+    Column("title", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # triggered|acknowledged|resolved|closed
+    Column("severity", String(16), nullable=False),
+    Column("check", String(200), nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("rule", String(200), nullable=False, default=""),
+    Column("owner", Text, nullable=False, default=""),
+    Column("runbook", Text, nullable=False, default=""),
+    Column("steps", JSON, nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("policy", JSON),  # snapshot of the policy when the incident opened
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("acknowledged_at", UTCDateTime),
+    Column("acknowledged_by", Text),
+    Column("resolved_at", UTCDateTime),
+    Column("resolved_by", Text),
+    Column("closed_at", UTCDateTime),
+    Column("close_note", Text),
+    Column("next_step", Integer, nullable=False, default=0),  # index into the planned steps
+    Column("next_step_at", UTCDateTime),  # NULL when nothing more will be sent
+)
+Index("ix_incidents_due", incidents.c.status, incidents.c.next_step_at)
+
+# Everything that happened to an incident, in order.
+timeline = Table(
+    "timeline",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),  # opened, paged, delivered, acknowledged, ...
+    Column("actor", Text, nullable=False, default="escalatord"),
+    Column("message", Text, nullable=False),
+    Column("data", JSON),
+)
+Index("ix_timeline_incident", timeline.c.incident_id, timeline.c.id)
+
+# Notifications still to deliver and those delivered. `key` is the idempotency key
+# (incident, step, event, notifier): inserting a row twice is impossible.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(400), nullable=False, unique=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE")),
+    Column("notifier", String(200), nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("payload", JSON, nullable=False),  # IncidentView.to_json() at enqueue time
+    Column("status", String(16), nullable=False),  # pending|delivered|failed|muted
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    Column("last_error", Text),
+)
+Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
