@@ -6,7 +6,7 @@
     ├── NotFound                    an incident, check or notifier that does not exist
     ├── InvalidTransition           e.g. acknowledging a resolved incident
     ├── CheckError                  a check could not run (not: the target is down)
-    └── NotifyError                 a notifier failed to deliver; `.retryable` says if a retry may help
+    └── NotifyError                 delivery failed; `.retryable` says if a retry may help
 
 The CLI maps these to exit codes; nothing below cli.py exits the process.
 """

@@ -1,0 +1,166 @@
+"""Composition root: a Config becomes a store, checks, notifiers, scheduler, engine and API.
+
+Nothing is global: every object is built here from the config and handed what it needs.
+`App.reload()` applies a new config without dropping state: check jobs are added, removed
+or replaced, notifiers swapped, rules and policies take effect for new incidents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import structlog
+import uvicorn
+
+from escalatord import plugins
+from escalatord.api.app import build as build_api
+from escalatord.checks.base import Check, CheckConfig, CheckContext
+from escalatord.config.model import Config
+from escalatord.escalation.engine import Engine
+from escalatord.monitor.runner import Monitor
+from escalatord.notify.base import Notifier, NotifierConfig
+from escalatord.notify.dispatcher import Dispatcher
+from escalatord.store.db import Store
+
+log = structlog.get_logger("escalatord.app")
+
+
+def build_check(config: CheckConfig, context: CheckContext) -> Check:
+    return plugins.load("checks", config.type)(config, context)
+
+
+def build_notifier(config: NotifierConfig) -> Notifier:
+    return plugins.load("notifiers", config.type)(config)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: the daemon owns SIGTERM and SIGHUP."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class App:
+    def __init__(self, config: Config):
+        self.config = config
+        self.store = Store(config.daemon.database)
+        self.context = CheckContext(icmp_privileged=config.daemon.icmp_privileged)
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._server: _Server | None = None
+
+    async def start(self) -> None:
+        """Open the store (migrating it), build everything, start checks, ticks and the API."""
+        await self.store.open()
+        config = self.config
+        self.notifiers = {n.name: build_notifier(n) for n in config.notifiers}
+        self.dispatcher = Dispatcher(self.store, self.notifiers)
+        self.engine = Engine(self.store, config, wake=self.dispatcher.wake)
+        checks = {c.name: build_check(c, self.context) for c in config.checks if c.enabled}
+        self.monitor = Monitor(self.store, self.engine, checks)
+        await self.monitor.load()
+        self.monitor.scheduler.start()
+        self.monitor.scheduler.set_checks(config.checks)
+        self._server = _Server(
+            uvicorn.Config(
+                build_api(self),
+                host=config.daemon.listen_host,
+                port=config.daemon.listen_port,
+                lifespan="off",
+                access_log=False,
+                log_config=None,
+                server_header=False,
+            )
+        )
+        for coro, name in (
+            (self.dispatcher.run(), "dispatcher"),
+            (self.engine.run(), "engine"),
+            (self.monitor.flush_loop(), "flush"),
+            (self._server.serve(), "api"),
+        ):
+            self._tasks.append(asyncio.create_task(coro, name=name))
+        await self._wait_api_started()
+        log.info("started", **_counts(config), listen=config.daemon.listen)
+
+    async def _wait_api_started(self) -> None:
+        assert self._server is not None
+        api = self._tasks[-1]
+        while not self._server.started:
+            if api.done():  # e.g. the port is taken: say so instead of running blind
+                api.result()
+                raise OSError(f"could not listen on {self.config.daemon.listen}")
+            await asyncio.sleep(0.01)
+
+    async def reload(self, new: Config) -> None:
+        """Apply a validated config. Settings that need a restart are named in the log."""
+        old = self.config
+        for key in ("database", "listen", "icmp_privileged"):
+            if getattr(old.daemon, key) != getattr(new.daemon, key):
+                log.warning(
+                    "restart_needed",
+                    key=f"daemon.{key}",
+                    hint="this setting takes effect after a restart",
+                )
+        old_notifiers = self.notifiers
+        notifiers = {}
+        for cfg in new.notifiers:
+            kept = old_notifiers.get(cfg.name)
+            notifiers[cfg.name] = kept if kept and kept.config == cfg else build_notifier(cfg)
+        checks = {}
+        for cfg in new.checks:
+            if not cfg.enabled:
+                continue
+            kept = self.monitor.checks.get(cfg.name)
+            checks[cfg.name] = (
+                kept if kept and kept.config == cfg else build_check(cfg, self.context)
+            )
+        dropped_checks = [c for n, c in self.monitor.checks.items() if checks.get(n) is not c]
+        dropped_notifiers = [x for n, x in old_notifiers.items() if notifiers.get(n) is not x]
+        self.config = new
+        self.notifiers = notifiers
+        self.dispatcher.replace_notifiers(notifiers)
+        self.engine.update_config(new)
+        self.monitor.replace_checks(checks)
+        # Replaced checks restart on their (possibly new) interval; unchanged ones keep theirs.
+        for check in dropped_checks:
+            self.monitor.scheduler.remove(check.name)
+        self.monitor.scheduler.set_checks(new.checks)
+        for obj in (*dropped_checks, *dropped_notifiers):
+            with contextlib.suppress(Exception):
+                await obj.close()
+        log.info("reloaded", **_counts(new))
+
+    async def stop(self, grace: float) -> None:
+        """Graceful stop: no new runs, drain checks and sends in flight, flush states."""
+        cut = await self.monitor.scheduler.shutdown(grace)
+        if cut:
+            log.warning("checks_cut_short", count=cut)
+        await self.dispatcher.drain(min(grace, 5.0))
+        if self._server is not None:
+            self._server.should_exit = True
+        for task in self._tasks:
+            if task.get_name() != "api":
+                task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        try:
+            await self.monitor.flush()
+        except Exception:
+            log.exception("final_flush_failed")
+        for obj in (*self.monitor.checks.values(), *self.notifiers.values()):
+            with contextlib.suppress(Exception):
+                await obj.close()
+        await self.context.aclose()
+        await self.store.close()
+        log.info("stopped")
+
+
+def _counts(config: Config) -> dict[str, int]:
+    return {
+        "checks": len(config.checks),
+        "rules": len(config.rules),
+        "policies": len(config.policies),
+        "notifiers": len(config.notifiers),
+    }

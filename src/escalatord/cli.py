@@ -1,0 +1,282 @@
+"""The command line. The only place that exits the process.
+
+Exit codes: 0 success; 1 a runtime failure (unknown incident, store unreachable, delivery
+failed); 2 a rejected config. `check NAME` exits like a monitoring plugin: 0 ok, 1 warning,
+2 critical, 3 unknown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+
+from escalatord import __version__
+from escalatord import logging as eslog
+from escalatord.config.loader import load, unmatched_checks
+from escalatord.config.model import Config
+from escalatord.errors import ConfigError, EscalatordError
+from escalatord.store.db import Store
+
+DEFAULT_CONFIG = "/etc/escalatord/escalatord.toml"
+T = TypeVar("T")
+config_option = click.option(
+    "--config",
+    "config_path",
+    envvar="ESCALATORD_CONFIG",
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="Main TOML file (or $ESCALATORD_CONFIG).",
+)
+
+
+def _load(path: str) -> Config:
+    try:
+        return load(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"config rejected: {len(exc.problems)} problem(s)", err=True)
+        sys.exit(2)
+
+
+def _run(coro: Awaitable[T]) -> T:
+    try:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    except EscalatordError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+def _who() -> str:
+    return os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+async def _with_store(config: Config, work: Callable[[Store], Awaitable[T]]) -> T:
+    store = Store(config.daemon.database)
+    await store.open()
+    try:
+        return await work(store)
+    finally:
+        await store.close()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="escalatord")
+def main() -> None:
+    """escalatord: watch the estate, open incidents, page people until someone acknowledges."""
+
+
+@main.command()
+@config_option
+def run(config_path: str) -> None:
+    """Run the daemon in the foreground (as systemd does)."""
+    from escalatord.daemon import Daemon
+
+    config = _load(config_path)
+    eslog.configure(config.daemon.log_level)
+    _run(Daemon(config_path).run())
+
+
+@main.command("check-config")
+@config_option
+def check_config(config_path: str) -> None:
+    """Validate the config: exit 0 with a summary, or 2 listing every problem."""
+    config = _load(config_path)
+    click.echo(f"{config_path}: ok — {config.summary()}")
+    silent = unmatched_checks(config)
+    if silent:
+        click.echo(f"warning: no rule opens an incident for: {', '.join(silent)}", err=True)
+
+
+@main.command()
+@config_option
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def check(config_path: str, name: str, as_json: bool) -> None:
+    """Run one check now and print its result (exit 0/1/2/3 like a monitoring plugin)."""
+    from escalatord.app import build_check
+    from escalatord.checks.base import CheckContext, execute
+
+    config = _load(config_path)
+    cfg = config.check_by_name.get(name)
+    if cfg is None:
+        click.echo(f"error: no check named {name!r} in {config_path}", err=True)
+        sys.exit(1)
+
+    async def once() -> Any:
+        context = CheckContext(icmp_privileged=config.daemon.icmp_privileged)
+        probe = build_check(cfg, context)
+        try:
+            return await execute(probe)
+        finally:
+            await probe.close()
+            await context.aclose()
+
+    result = _run(once())
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "check": name,
+                    "status": result.status.value,
+                    "summary": result.summary,
+                    "measurements": result.measurements,
+                    "duration": round(result.duration, 6),
+                }
+            )
+        )
+    else:
+        click.echo(
+            f"{name}: {result.status.value.upper()} — {result.summary} "
+            f"({result.duration * 1000:.0f} ms)"
+        )
+    codes = {"ok": 0, "warning": 1, "critical": 2}
+    sys.exit(codes.get(result.status.value, 3))
+
+
+@main.command()
+@config_option
+@click.option("--all", "include_all", is_flag=True, help="Include resolved and closed ones.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def incidents(config_path: str, include_all: bool, as_json: bool) -> None:
+    """List open incidents (newest first)."""
+    from escalatord.incidents import service
+
+    config = _load(config_path)
+
+    async def fetch(store: Store) -> list[Any]:
+        async with store.read() as conn:
+            return await service.list_incidents(conn, include_closed=include_all)
+
+    rows = _run(_with_store(config, fetch))
+    if as_json:
+        click.echo(json.dumps([_incident_json(r) for r in rows], indent=2))
+        return
+    if not rows:
+        click.echo("no open incidents" if not include_all else "no incidents")
+        return
+    click.echo(f"{'ID':>5}  {'STATUS':<12}  {'SEVERITY':<8}  {'OPENED (UTC)':<19}  CHECK / TITLE")
+    for r in rows:
+        opened = r.opened_at.strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(
+            f"{r.id:>5}  {r.status:<12}  {r.severity:<8}  {opened:<19}  {r.title}"
+            + (f" — {r.summary}" if r.summary else "")
+        )
+
+
+def _incident_json(row: Any) -> dict[str, Any]:
+    from escalatord.incidents.service import view
+    from escalatord.notify.base import rfc3339
+
+    data = view(row).to_json()
+    data.update(
+        {
+            "rule": row.rule,
+            "acknowledged_at": rfc3339(row.acknowledged_at),
+            "acknowledged_by": row.acknowledged_by,
+            "resolved_at": rfc3339(row.resolved_at),
+            "resolved_by": row.resolved_by,
+            "closed_at": rfc3339(row.closed_at),
+            "close_note": row.close_note,
+            "next_step_at": rfc3339(row.next_step_at),
+        }
+    )
+    return data
+
+
+def _change(
+    config_path: str, action: Callable[..., Awaitable[Any]], incident_id: int, **kwargs: Any
+) -> Any:
+    config = _load(config_path)
+
+    async def work(store: Store) -> Any:
+        async with store.write() as conn:
+            return await action(conn, incident_id, now=datetime.now(UTC), **kwargs)
+
+    return _run(_with_store(config, work))
+
+
+@main.command()
+@config_option
+@click.argument("incident_id", type=int)
+@click.option("--by", default=None, help="Who acknowledges (default: your user name).")
+def ack(config_path: str, incident_id: int, by: str | None) -> None:
+    """Acknowledge an incident: escalation stops, everyone paged is told."""
+    from escalatord.incidents import service
+
+    row = _change(config_path, service.acknowledge, incident_id, by=by or _who())
+    click.echo(f"incident {row.id} acknowledged by {row.acknowledged_by}")
+
+
+@main.command()
+@config_option
+@click.argument("incident_id", type=int)
+@click.option("--by", default=None, help="Who resolves (default: your user name).")
+def resolve(config_path: str, incident_id: int, by: str | None) -> None:
+    """Resolve an incident by hand: escalation stops, everyone paged is told."""
+    from escalatord.incidents import service
+
+    row = _change(config_path, service.resolve, incident_id, by=by or _who())
+    click.echo(f"incident {row.id} resolved by {row.resolved_by}")
+
+
+@main.command()
+@config_option
+@click.argument("incident_id", type=int)
+@click.option("--note", required=True, help="What was done (required).")
+@click.option("--by", default=None, help="Who closes (default: your user name).")
+def close(config_path: str, incident_id: int, note: str, by: str | None) -> None:
+    """Close an incident with a note."""
+    from escalatord.incidents import service
+
+    row = _change(config_path, service.close, incident_id, note=note, by=by or _who())
+    click.echo(f"incident {row.id} closed")
+
+
+@main.command("test-notify")
+@config_option
+@click.argument("name")
+def test_notify(config_path: str, name: str) -> None:
+    """Send a test message through a notifier and report the result."""
+    from escalatord.app import build_notifier
+    from escalatord.notify.base import Event, IncidentView, Notification
+
+    config = _load(config_path)
+    cfg = config.notifier_by_name.get(name)
+    if cfg is None:
+        known = ", ".join(sorted(config.notifier_by_name)) or "none"
+        click.echo(f"error: no notifier named {name!r} (configured: {known})", err=True)
+        sys.exit(1)
+    now = datetime.now(UTC)
+    incident = IncidentView(
+        id="test",
+        key="test",
+        title="escalatord test notification",
+        status="triggered",
+        severity="info",
+        check="test-notify",
+        summary=f"test sent by {_who()} via {name}",
+        opened_at=now,
+    )
+    notification = Notification(Event.TEST, 0, incident, key=f"test:{name}:{now.timestamp()}")
+
+    async def send() -> float:
+        notifier = build_notifier(cfg)
+        started = time.monotonic()
+        try:
+            await notifier.send(notification)
+        finally:
+            await notifier.close()
+        return time.monotonic() - started
+
+    took = _run(send())
+    click.echo(f"test notification delivered to {name} ({cfg.type}) in {took * 1000:.0f} ms")

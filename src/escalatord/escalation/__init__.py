@@ -1,0 +1,1 @@
+"""Escalation: rule matching (rules.py) and escalation timing from a policy snapshot (policy.py)."""

@@ -1,0 +1,91 @@
+"""Escalation rules: which rules match a check's problem, and what they decide together. Pure.
+
+Rules are evaluated in config order. The first matching rule wins, unless it says
+`continue = true`: then evaluation goes on and later matches add to the decision. For the
+single-valued fields (severity, policy, owner, runbook) the FIRST matched rule that set a value
+wins; action steps accumulate in rule order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from escalatord.checks.base import Status
+from escalatord.config.model import RuleConfig
+
+DEFAULT_SEVERITY = "error"
+CHECK_LABEL = "check"  # the pseudo-label holding the check's name
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the matched rules decided. `rules` names every matched rule, in order."""
+
+    rules: tuple[str, ...]
+    severity: str
+    policy: str | None
+    owner: str
+    runbook: str
+    steps: tuple[str, ...]
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    # Rules are matched on every transition; compile each distinct pattern once.
+    return re.compile(pattern)
+
+
+def matches(rule: RuleConfig, labels: Mapping[str, str], check: str, status: Status) -> bool:
+    """Whether `rule` applies to `check` (with `labels`) in `status`.
+
+    Every `match` key must equal the label (a tuple: any of its values), every `match_re`
+    regex must match the whole label, and `status` must be one of `rule.status`. The label
+    "check" is the check's name, whatever a real label of that name says. A label the check
+    does not have never matches. OK never matches; nor does UNREACHABLE unless a rule lists it.
+    """
+    if not status.is_problem or status not in rule.status:
+        return False
+    values = {**labels, CHECK_LABEL: check}
+    for key, wanted in rule.match.items():
+        value = values.get(key)
+        if value is None:
+            return False
+        if isinstance(wanted, str):
+            if value != wanted:
+                return False
+        elif value not in wanted:
+            return False
+    for key, pattern in rule.match_re.items():
+        value = values.get(key)
+        if value is None or _compiled(pattern).fullmatch(value) is None:
+            return False
+    return True
+
+
+def match(
+    rules: Sequence[RuleConfig], labels: Mapping[str, str], check: str, status: Status
+) -> Decision | None:
+    """The merged decision of the rules matching `check` in `status`; None when none match."""
+    matched = []
+    for rule in rules:
+        if matches(rule, labels, check, status):
+            matched.append(rule)
+            if not rule.continue_:
+                break
+    if not matched:
+        return None
+
+    def first(field: str) -> str | None:
+        return next((v for r in matched if (v := getattr(r, field)) is not None), None)
+
+    return Decision(
+        rules=tuple(r.name for r in matched),
+        severity=first("severity") or DEFAULT_SEVERITY,
+        policy=first("policy"),
+        owner=first("owner") or "",
+        runbook=first("runbook") or "",
+        steps=tuple(s for r in matched for s in r.steps),
+    )

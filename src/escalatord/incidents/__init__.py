@@ -1,0 +1,1 @@
+"""Incidents: the status lifecycle (lifecycle.py); the store-backed service builds on it."""

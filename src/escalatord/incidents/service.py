@@ -1,0 +1,408 @@
+"""The one place that changes incidents: open, dedup, page, acknowledge, resolve, close.
+
+Every function takes an AsyncConnection inside a write transaction (`store.write()`) and the
+current time, so the daemon, the CLI and the HTTP API change incidents the same way and a
+caller can combine several changes in one transaction. Every change leaves a timeline entry.
+Notifications are not sent here: they become outbox rows that the dispatcher delivers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from escalatord.errors import InvalidTransition, NotFound
+from escalatord.escalation import policy as planning
+from escalatord.escalation.rules import Decision
+from escalatord.incidents.lifecycle import IncidentStatus, after
+from escalatord.notify.base import Event, IncidentView
+from escalatord.store.tables import incidents, outbox, timeline
+
+OPEN = (IncidentStatus.TRIGGERED.value, IncidentStatus.ACKNOWLEDGED.value)
+PAGE_EVENTS = tuple(e.value for e in Event if e.is_page)
+
+
+def view(row: Any, base_url: str = "") -> IncidentView:
+    """What notifications say about an incident row."""
+    return IncidentView(
+        id=str(row.id),
+        key=row.key,
+        title=row.title,
+        status=row.status,
+        severity=row.severity,
+        check=row.check,
+        labels=dict(row.labels or {}),
+        owner=row.owner or "",
+        runbook=row.runbook or "",
+        steps=tuple(row.steps or ()),
+        summary=row.summary or "",
+        opened_at=row.opened_at,
+        ack_url=None,  # signed ack links arrive with the ack-from-the-page work
+    )
+
+
+async def add_timeline(
+    conn: AsyncConnection,
+    incident_id: int,
+    now: datetime,
+    kind: str,
+    message: str,
+    *,
+    actor: str = "escalatord",
+    data: dict[str, Any] | None = None,
+) -> None:
+    await conn.execute(
+        insert(timeline).values(
+            incident_id=incident_id,
+            at=now,
+            kind=kind,
+            actor=actor,
+            message=message,
+            data=data,
+        )
+    )
+
+
+async def get(conn: AsyncConnection, incident_id: int) -> Any:
+    row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).first()
+    if row is None:
+        raise NotFound(f"no incident with id {incident_id}")
+    return row
+
+
+async def find_open(conn: AsyncConnection, key: str) -> Any | None:
+    return (await conn.execute(select(incidents).where(incidents.c.open_key == key))).first()
+
+
+async def open_incident(
+    conn: AsyncConnection,
+    *,
+    key: str,
+    check: str,
+    labels: dict[str, str],
+    status: str,
+    summary: str,
+    decision: Decision,
+    policy_snapshot: dict[str, Any] | None,
+    now: datetime,
+) -> tuple[int, bool]:
+    """Open an incident for `key`, or note a recurrence on the one already open.
+
+    Returns (incident id, created). The policy snapshot is stored in the incident, so later
+    config edits never change a running escalation.
+    """
+    existing = await find_open(conn, key)
+    if existing is not None:
+        await conn.execute(
+            update(incidents).where(incidents.c.id == existing.id).values(summary=summary)
+        )
+        await add_timeline(conn, existing.id, now, "recurred", f"{check} is {status}: {summary}")
+        return existing.id, False
+    next_at = None
+    if policy_snapshot is not None:
+        next_at = planning.plan(policy_snapshot, now)[0].due_at
+    result = await conn.execute(
+        insert(incidents).values(
+            key=key,
+            open_key=key,
+            title=f"{check} is {status.upper()}",
+            status=IncidentStatus.TRIGGERED.value,
+            severity=decision.severity,
+            check=check,
+            labels=dict(labels),
+            rule=", ".join(decision.rules),
+            owner=decision.owner,
+            runbook=decision.runbook,
+            steps=list(decision.steps),
+            summary=summary,
+            policy=policy_snapshot,
+            opened_at=now,
+            next_step=0,
+            next_step_at=next_at,
+        )
+    )
+    incident_id = result.inserted_primary_key[0]
+    policy_name = policy_snapshot["name"] if policy_snapshot else "none (nobody is paged)"
+    await add_timeline(
+        conn,
+        incident_id,
+        now,
+        "opened",
+        f"{check} is {status}: {summary} — rule {', '.join(decision.rules)}, "
+        f"severity {decision.severity}, policy {policy_name}",
+        data={"rules": list(decision.rules), "policy": policy_snapshot},
+    )
+    return incident_id, True
+
+
+async def fire_due_steps(
+    conn: AsyncConnection,
+    now: datetime,
+    *,
+    lock: Any = None,
+    limit: int = 500,
+) -> int:
+    """Turn every escalation step due by `now` into outbox rows; returns rows enqueued.
+
+    `lock` wraps the select (FOR UPDATE SKIP LOCKED on PostgreSQL, so several nodes never
+    fire one step twice). The step index is stored with the rows in one transaction, so a
+    restart fires each step once and never repeats an earlier one.
+    """
+    stmt = (
+        select(incidents)
+        .where(
+            and_(
+                incidents.c.status == IncidentStatus.TRIGGERED.value,
+                incidents.c.next_step_at.is_not(None),
+                incidents.c.next_step_at <= now,
+            )
+        )
+        .order_by(incidents.c.next_step_at)
+        .limit(limit)
+    )
+    if lock is not None:
+        stmt = lock(stmt)
+    enqueued = 0
+    for row in (await conn.execute(stmt)).all():
+        steps, next_index, next_at = planning.due(row.policy, row.opened_at, row.next_step, now)
+        for step in steps:
+            enqueued += await _enqueue(
+                conn, row, step.event, step.level, step.notify, now, tag=str(step.index)
+            )
+            await add_timeline(
+                conn,
+                row.id,
+                now,
+                "paged",
+                f"level {step.level} ({step.event}): notified {', '.join(step.notify)}",
+                data={"step": step.index, "cycle": step.cycle, "due_at": step.due_at.isoformat()},
+            )
+        await conn.execute(
+            update(incidents)
+            .where(incidents.c.id == row.id)
+            .values(next_step=next_index, next_step_at=next_at)
+        )
+    return enqueued
+
+
+async def _enqueue(
+    conn: AsyncConnection,
+    row: Any,
+    event: Event,
+    level: int,
+    notifiers: Iterable[str],
+    now: datetime,
+    *,
+    tag: str,
+) -> int:
+    """Insert one outbox row per notifier; the idempotency key makes a repeat impossible."""
+    payload = view(row).to_json()
+    payload["status"] = row.status
+    count = 0
+    for name in dict.fromkeys(notifiers):
+        key = f"{row.id}:{tag}:{event}:{name}"
+        exists = (await conn.execute(select(outbox.c.id).where(outbox.c.key == key))).first()
+        if exists is not None:
+            continue
+        await conn.execute(
+            insert(outbox).values(
+                key=key,
+                incident_id=row.id,
+                notifier=name,
+                event=str(event),
+                level=level,
+                payload=payload,
+                status="pending",
+                attempts=0,
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+        count += 1
+    return count
+
+
+async def paged_notifiers(conn: AsyncConnection, incident_id: int) -> list[str]:
+    """Notifiers that were (or are being) paged for the incident, in first-paged order."""
+    rows = await conn.execute(
+        select(outbox.c.notifier, func.min(outbox.c.id).label("first"))
+        .where(
+            and_(
+                outbox.c.incident_id == incident_id,
+                outbox.c.event.in_(PAGE_EVENTS),
+                outbox.c.status != "muted",
+            )
+        )
+        .group_by(outbox.c.notifier)
+        .order_by("first")
+    )
+    return [r.notifier for r in rows]
+
+
+async def _finish_paging(conn: AsyncConnection, incident_id: int, now: datetime) -> None:
+    """Stop the ladder and mute pages not yet delivered (the dispatcher would drop them too)."""
+    await conn.execute(
+        update(incidents).where(incidents.c.id == incident_id).values(next_step_at=None)
+    )
+    await conn.execute(
+        update(outbox)
+        .where(
+            and_(
+                outbox.c.incident_id == incident_id,
+                outbox.c.status == "pending",
+                outbox.c.event.in_(PAGE_EVENTS),
+            )
+        )
+        .values(status="muted", last_error="incident no longer triggered")
+    )
+
+
+async def _change(
+    conn: AsyncConnection,
+    incident_id: int,
+    action: str,
+    now: datetime,
+    by: str,
+    event: Event,
+    values: dict[str, Any],
+    message: str,
+) -> Any:
+    row = await get(conn, incident_id)
+    new_status = after(IncidentStatus(row.status), action)  # raises InvalidTransition
+    if not new_status.is_open:
+        values = {**values, "open_key": None}
+    await conn.execute(
+        update(incidents)
+        .where(incidents.c.id == incident_id)
+        .values(status=new_status.value, **values)
+    )
+    await _finish_paging(conn, incident_id, now)
+    await add_timeline(conn, incident_id, now, action_kind(action), message, actor=by)
+    notify = await paged_notifiers(conn, incident_id)
+    level = (
+        await conn.execute(
+            select(func.max(outbox.c.level)).where(
+                and_(outbox.c.incident_id == incident_id, outbox.c.event.in_(PAGE_EVENTS))
+            )
+        )
+    ).scalar()
+    row = await get(conn, incident_id)
+    await _enqueue(conn, row, event, level or 0, notify, now, tag=event.value)
+    return row
+
+
+def action_kind(action: str) -> str:
+    return {"ack": "acknowledged", "resolve": "resolved", "close": "closed"}[action]
+
+
+async def acknowledge(conn: AsyncConnection, incident_id: int, *, by: str, now: datetime) -> Any:
+    """Acknowledge: escalation stops and everyone paged so far is told who took it."""
+    return await _change(
+        conn,
+        incident_id,
+        "ack",
+        now,
+        by,
+        Event.ACKNOWLEDGED,
+        {"acknowledged_at": now, "acknowledged_by": by},
+        f"acknowledged by {by}",
+    )
+
+
+async def resolve(
+    conn: AsyncConnection,
+    incident_id: int,
+    *,
+    by: str,
+    now: datetime,
+    reason: str = "",
+) -> Any:
+    """Resolve: escalation stops and every notifier that was paged is sent `resolved`."""
+    message = f"resolved by {by}" + (f": {reason}" if reason else "")
+    return await _change(
+        conn,
+        incident_id,
+        "resolve",
+        now,
+        by,
+        Event.RESOLVED,
+        {"resolved_at": now, "resolved_by": by},
+        message,
+    )
+
+
+async def close(
+    conn: AsyncConnection,
+    incident_id: int,
+    *,
+    note: str,
+    by: str,
+    now: datetime,
+) -> Any:
+    """Close with a note (required): the incident is finished with."""
+    if not note or not note.strip():
+        raise InvalidTransition('closing an incident needs a note (--note "what was done")')
+    row = await get(conn, incident_id)
+    values: dict[str, Any] = {"closed_at": now, "close_note": note.strip()}
+    if IncidentStatus(row.status).is_open:
+        values |= {"resolved_at": now, "resolved_by": by}
+    return await _change(
+        conn, incident_id, "close", now, by, Event.CLOSED, values, f"closed by {by}: {note.strip()}"
+    )
+
+
+async def resolve_key(
+    conn: AsyncConnection,
+    key: str,
+    *,
+    now: datetime,
+    summary: str,
+) -> int | None:
+    """Recovery: resolve the open incident for `key`, if any. Returns its id."""
+    row = await find_open(conn, key)
+    if row is None:
+        return None
+    await conn.execute(update(incidents).where(incidents.c.id == row.id).values(summary=summary))
+    await resolve(conn, row.id, by="recovery", now=now, reason=summary)
+    return row.id
+
+
+async def note_change(
+    conn: AsyncConnection,
+    key: str,
+    *,
+    now: datetime,
+    status: str,
+    summary: str,
+) -> int | None:
+    """A hard change between problem statuses (critical -> warning) on an open incident."""
+    row = await find_open(conn, key)
+    if row is None:
+        return None
+    await conn.execute(update(incidents).where(incidents.c.id == row.id).values(summary=summary))
+    await add_timeline(conn, row.id, now, "status", f"{row.check} is now {status}: {summary}")
+    return row.id
+
+
+async def list_incidents(conn: AsyncConnection, *, include_closed: bool = False) -> list[Any]:
+    """Open incidents (all of them with include_closed), newest first."""
+    stmt = select(incidents).order_by(incidents.c.id.desc())
+    if not include_closed:
+        stmt = stmt.where(incidents.c.status.in_(OPEN))
+    return list((await conn.execute(stmt)).all())
+
+
+async def get_timeline(conn: AsyncConnection, incident_id: int) -> list[Any]:
+    return list(
+        (
+            await conn.execute(
+                select(timeline)
+                .where(timeline.c.incident_id == incident_id)
+                .order_by(timeline.c.id)
+            )
+        ).all()
+    )

@@ -1,0 +1,111 @@
+"""Runs checks and feeds their results through the state machine to the engine.
+
+States are kept in memory (loaded from the store at start) and written back in batches once
+a second; a hard change is written at once, together with its incident, by the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from escalatord.checks.base import Check, Result, execute
+from escalatord.escalation.engine import Engine
+from escalatord.monitor.scheduler import CheckScheduler
+from escalatord.monitor.state import CheckState, next_delay, step
+from escalatord.store import states as state_store
+from escalatord.store.db import Store
+
+log = structlog.get_logger("escalatord.monitor")
+
+
+class Monitor:
+    def __init__(
+        self,
+        store: Store,
+        engine: Engine,
+        checks: Mapping[str, Check],
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ):
+        self.store = store
+        self.engine = engine
+        self.checks = dict(checks)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.states: dict[str, CheckState] = {}
+        self.extra: dict[str, dict[str, Any]] = {}
+        self._dirty: set[str] = set()
+        self.scheduler = CheckScheduler(self.run_check)
+        self.completed = 0
+
+    async def load(self) -> None:
+        async with self.store.read() as conn:
+            for name, (state, extra) in (await state_store.load(conn)).items():
+                self.states[name] = state
+                self.extra[name] = extra
+
+    async def run_check(self, name: str) -> None:
+        check = self.checks.get(name)
+        if check is None:  # removed by a reload while its job was firing
+            return
+        result = await execute(check, None)
+        await self.on_result(name, result)
+
+    async def on_result(self, name: str, result: Result) -> None:
+        check = self.checks.get(name)
+        if check is None:
+            return
+        self.completed += 1
+        now = result.at or self.clock()
+        state = self.states.get(name, CheckState())
+        new, transition = step(name, state, result.status, result.summary, check.config, now)
+        self.states[name] = new
+        self.extra[name] = {
+            "duration": round(result.duration, 6),
+            "measurements": result.measurements or None,
+        }
+        if transition is not None:
+            self._dirty.discard(name)
+            try:
+                await self.engine.on_transition(transition, new, self.extra[name])
+            except Exception:
+                # The store is failing: keep the old state so the change is retried next run.
+                self.states[name] = state
+                log.exception("transition_failed", check=name)
+        else:
+            self._dirty.add(name)
+        self.scheduler.reschedule(name, next_delay(new, check.config))
+
+    def replace_checks(self, checks: Mapping[str, Check]) -> None:
+        self.checks = dict(checks)
+        for name in list(self.states):
+            if name not in self.checks:
+                self.states.pop(name, None)
+                self._dirty.discard(name)
+
+    async def flush(self) -> None:
+        """Write every state changed since the last flush, in one transaction."""
+        names, self._dirty = self._dirty, set()
+        batch = [(n, self.states[n], self.extra.get(n, {})) for n in names if n in self.states]
+        if not batch:
+            return
+        try:
+            async with self.store.write() as conn:
+                await state_store.save(conn, batch)
+        except Exception:
+            self._dirty |= names
+            raise
+
+    async def flush_loop(self, every: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("state_flush_failed")
