@@ -81,7 +81,9 @@ class HttpTarget:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.host = host
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def _record(self, request: Request) -> Reply:
         with self._lock:
