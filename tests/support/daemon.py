@@ -23,7 +23,10 @@ def cli(config: Path, *args: str, check: bool = True) -> subprocess.CompletedPro
     """Run one `escalatord` command against `config`."""
     return subprocess.run(
         [sys.executable, "-m", "escalatord", *args, "--config", str(config)],
-        capture_output=True, text=True, timeout=60, check=check,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=check,
     )
 
 
@@ -37,11 +40,13 @@ class DaemonProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 20.0) -> DaemonProcess:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
+        log = open(self.log_path, "ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "escalatord", "run", "--config", str(self.config)],
-            stdout=log, stderr=subprocess.STDOUT, env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
         log.close()
         deadline = time.monotonic() + timeout

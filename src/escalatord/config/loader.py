@@ -1,0 +1,479 @@
+"""Load the TOML config: includes, `${ENV}` and `*_file` secrets, validation, cross-references.
+
+`load()` reads the main file and every file it includes, and either returns a validated,
+frozen `Config` or raises `ConfigError` listing EVERY problem found (file, key path, message).
+
+1. Each file is parsed with tomllib. Top-level keys: include, daemon, defaults, check, rule,
+   policy, notifier; `daemon` and `defaults` only in the main file.
+2. `${VAR}` in any string value is replaced from the environment; `$${` is a literal `${`.
+3. `include = [...]`: paths and globs relative to the including file's directory, each glob
+   sorted. A glob matching nothing is fine; a missing plain path is a problem. A file is read
+   once; naming one of a file's own includers is a cycle. Items keep their order: a file's
+   own items first, then its includes in order.
+4. `X_file = "path"` becomes `X = <the file's content, trailing newline stripped>` when the
+   section's model has a field `X` and no field `X_file`; relative to the key's file.
+5. Checks get the keys `[defaults]` sets and they leave out; every section is validated by its
+   model, checks and notifiers by their type's model from `escalatord.plugins`.
+6. Cross-references: duplicate names, unknown policies/notifiers/dependencies, dependency cycles.
+
+Problem paths: `daemon.listen`, `check[web].max_loss`, `policy[p].level[1].notify`, and
+`check[#3]` for an item without a usable name (the third [[check]] of its file). Indexes count
+from 1, as a person counts blocks. Messages never hold a value: pydantic errors are formatted
+from `loc` and `msg` only, and every value taken from the environment or a secret file is also
+scrubbed from messages, in case a validator echoes its input.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from escalatord import plugins
+from escalatord.checks.base import Status
+from escalatord.config.model import Config, DaemonConfig, Defaults, PolicyConfig, RuleConfig
+from escalatord.errors import ConfigError, Problem
+from escalatord.escalation.rules import match
+
+TOP_KEYS = ("include", "daemon", "defaults", "check", "rule", "policy", "notifier")
+MAIN_ONLY = ("daemon", "defaults")
+_SECTION_MODELS: dict[str, type[BaseModel]] = {"daemon": DaemonConfig, "defaults": Defaults}
+_ITEM_MODELS: dict[str, type[BaseModel]] = {"rule": RuleConfig, "policy": PolicyConfig}
+_REGISTRY = {"check": "checks", "notifier": "notifiers"}
+
+_REFERENCE = re.compile(r"\$\$\{|\$\{(?:(?P<name>[^}]*)\})?")
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_WILDCARD = re.compile(r"[*?\[]")
+_TOML_WHERE = re.compile(
+    r"^(?P<what>.*) \(at (?:line (?P<line>\d+), column \d+|end of document)\)$"
+)
+_MIN_SCRUB = 4  # shorter values are not credible secrets and would garble every message
+
+Chain = tuple[tuple[str, str], ...]  # the include path to a file: (real path, name shown)
+
+
+def load(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
+    """Load and validate the config at `path` and the files it includes.
+
+    `env` (default `os.environ`) supplies `${VAR}` values. Raises `ConfigError` listing every
+    problem found.
+    """
+    source = os.fspath(path)
+    loader = _Loader(os.environ if env is None else env)
+    loader.read_file(source, chain=())
+    return loader.build(source)
+
+
+def load_text(text: str, name: str = "<string>", env: Mapping[str, str] | None = None) -> Config:
+    """Like `load()` for a config held in a string; includes and `*_file` resolve from cwd."""
+    loader = _Loader(os.environ if env is None else env)
+    loader.read_text(text, name, base="", chain=((os.path.abspath(name), name),))
+    return loader.build(name)
+
+
+def unmatched_checks(config: Config) -> list[str]:
+    """Names of enabled checks that no rule matches when critical: no incident would open."""
+    return [
+        check.name
+        for check in config.checks
+        if check.enabled and match(config.rules, check.labels, check.name, Status.CRITICAL) is None
+    ]
+
+
+@dataclass
+class _Item:
+    """One section or [[item]] table as read, and where it came from."""
+
+    kind: str  # "daemon", "defaults", "check", "rule", "policy" or "notifier"
+    file: str
+    base: str  # the directory relative paths in it start from
+    index: int  # 1-based position among its file's items of this kind
+    label: str  # "daemon", "check[web]" or "check[#3]"
+    data: dict[str, Any]
+
+    @property
+    def name(self) -> str | None:
+        name = self.data.get("name")
+        return name if isinstance(name, str) and name else None
+
+    def path(self, key: str) -> str:
+        return f"{self.label}.{key}" if key else self.label
+
+    def list(self, key: str) -> list[Any]:
+        """`data[key]` if it is a list, else [] (a wrong shape is reported by validation)."""
+        value = self.data.get(key)
+        return value if isinstance(value, list) else []
+
+
+class _Loader:
+    """Reads files into items, then validates all of them, collecting every problem."""
+
+    def __init__(self, env: Mapping[str, str]):
+        self.env = env
+        self.problems: list[Problem] = []
+        self.secrets: set[str] = set()  # values never to be shown
+        self.items: list[_Item] = []
+        self.sections: dict[str, _Item] = {}
+        self.seen: set[str] = set()  # real paths of the files read
+        self.unresolved: set[tuple[str, str]] = set()  # (file, path) of failed substitutions
+
+    def problem(self, file: str, path: str, message: str) -> None:
+        self.problems.append(Problem(file, path, message))
+
+    def at(self, item: _Item, key: str, message: str) -> None:
+        self.problem(item.file, item.path(key), message)
+
+    # ---- reading files ---------------------------------------------------------------------
+
+    def read_file(self, path: str, chain: Chain) -> None:
+        real = os.path.realpath(path)
+        self.seen.add(real)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            self.problem(path, "", f"cannot read the file: {exc.strerror or exc}")
+        except UnicodeDecodeError:
+            self.problem(path, "", "the file is not UTF-8 text")
+        else:
+            self.read_text(text, path, os.path.dirname(path), (*chain, (real, path)))
+
+    def read_text(self, text: str, name: str, base: str, chain: Chain) -> None:
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            found = _TOML_WHERE.match(str(exc))
+            where = (f"line {found['line']}" if found["line"] else "end of file") if found else ""
+            self.problem(name, where, f"TOML syntax error: {found['what'] if found else exc}")
+            return
+        includes: list[Any] = []
+        for key, value in raw.items():
+            if key not in TOP_KEYS:
+                self.problem(
+                    name, key, f"unknown key; allowed top-level keys: {', '.join(TOP_KEYS)}"
+                )
+            elif key in MAIN_ONLY and len(chain) > 1:
+                self.problem(name, key, f"[{key}] is only allowed in the main config file")
+            elif key in MAIN_ONLY and not isinstance(value, dict):
+                self.problem(name, key, f"must be a table: write [{key}] on a line of its own")
+            elif key in MAIN_ONLY:
+                data = self._substitute(value, name, key)
+                self.sections[key] = _Item(key, name, base, 1, key, data)
+            elif key == "include" and not isinstance(value, list):
+                self.problem(name, key, 'must be a list of paths, e.g. ["conf.d/*.toml"]')
+            elif key == "include":
+                includes = value
+            else:
+                self._read_items(key, value, name, base)
+        for index, pattern in enumerate(includes, 1):
+            path = f"include[{index}]"
+            if isinstance(pattern, str) and pattern:
+                self._include(self._substitute(pattern, name, path), path, name, base, chain)
+            else:
+                self.problem(name, path, 'must be a path or a glob, e.g. "conf.d/*.toml"')
+
+    def _include(self, pattern: str, path: str, name: str, base: str, chain: Chain) -> None:
+        full = os.path.join(base, os.path.expanduser(pattern))
+        if _WILDCARD.search(pattern):
+            # A glob may match its own includer (conf.d/*.toml including *.toml): files
+            # already read are skipped rather than reported.
+            for found in sorted(glob.glob(full, recursive=True)):
+                if os.path.isfile(found) and os.path.realpath(found) not in self.seen:
+                    self.read_file(found, chain)
+            return
+        if not os.path.isfile(full):
+            self.problem(name, path, f"included file {full} does not exist (or is not a file)")
+            return
+        reals = [real for real, _ in chain]
+        real = os.path.realpath(full)
+        if real in reals:
+            cycle = [shown for _, shown in chain[reals.index(real) :]] + [full]
+            self.problem(name, path, "include cycle: " + " -> ".join(cycle))
+        elif real not in self.seen:
+            self.read_file(full, chain)
+
+    def _read_items(self, kind: str, value: Any, name: str, base: str) -> None:
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            self.problem(name, kind, f"must be an array of tables: write [[{kind}]] for each one")
+            return
+        for index, raw in enumerate(value, 1):
+            label = f"{kind}[#{index}]"
+            item_name = self._substitute(raw.get("name"), name, f"{label}.name")
+            if isinstance(item_name, str) and item_name:
+                label = f"{kind}[{item_name}]"
+            data = {
+                k: item_name if k == "name" else self._substitute(v, name, f"{label}.{k}")
+                for k, v in raw.items()
+            }
+            self.items.append(_Item(kind, name, base, index, label, data))
+
+    def _substitute(self, value: Any, file: str, path: str) -> Any:
+        """`value` with every `${VAR}` in its strings replaced."""
+        if isinstance(value, dict):
+            return {k: self._substitute(v, file, f"{path}.{k}") for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._substitute(v, file, f"{path}[{i}]") for i, v in enumerate(value, 1)]
+        if not isinstance(value, str):
+            return value
+
+        def replace(found: re.Match[str]) -> str:
+            var = found["name"]
+            if found[0] == "$${":
+                return "${"
+            if var is None:
+                self.problem(file, path, 'unclosed "${": write ${NAME}, or $${ for a literal "${"')
+            elif not _VAR_NAME.fullmatch(var):
+                self.problem(
+                    file,
+                    path,
+                    "invalid ${...}: a variable name is letters, digits and _, not starting "
+                    'with a digit (write $${ for a literal "${")',
+                )
+            elif var not in self.env:
+                self.problem(file, path, f"environment variable {var} is not set")
+            else:
+                self.secrets.add(self.env[var])
+                return self.env[var]
+            return ""
+
+        before = len(self.problems)
+        value = _REFERENCE.sub(replace, value)
+        if len(self.problems) > before:  # its value is wrong: no second problem for the key
+            self.unresolved.add((file, path))
+        return value
+
+    # ---- validation ------------------------------------------------------------------------
+
+    def build(self, source: str) -> Config:
+        sections = {
+            key: self._validate(model, self.sections[key])
+            for key, model in _SECTION_MODELS.items()
+            if key in self.sections
+        }
+        defaults = sections.get("defaults")
+        inherited = {k: getattr(defaults, k) for k in defaults.model_fields_set} if defaults else {}
+        built: dict[str, list[Any]] = {kind: [] for kind in TOP_KEYS}
+        for item in self.items:
+            model = _ITEM_MODELS.get(item.kind) or self._type_model(item)
+            if item.kind == "check":
+                item.data = {
+                    **{k: v for k, v in inherited.items() if k not in item.data},
+                    **item.data,
+                }
+            if model is not None and (obj := self._validate(model, item)) is not None:
+                built[item.kind].append(obj)
+        self._cross_check()
+        if self.problems:
+            raise ConfigError([self._scrubbed(p) for p in self.problems])
+        return Config.model_validate(
+            {
+                "source": source,
+                "daemon": sections.get("daemon") or DaemonConfig(),
+                "defaults": defaults or Defaults(),
+                "checks": tuple(built["check"]),
+                "rules": tuple(built["rule"]),
+                "policies": tuple(built["policy"]),
+                "notifiers": tuple(built["notifier"]),
+            }
+        )
+
+    def _type_model(self, item: _Item) -> type[BaseModel] | None:
+        registry = _REGISTRY[item.kind]
+        known = sorted(plugins.available(registry))
+        known_text = f"known types: {', '.join(known)}" if known else "no types are installed"
+        type_name = item.data.get("type")
+        if type_name is None:
+            self.at(item, "type", f"required key is missing; {known_text}")
+        elif not isinstance(type_name, str) or type_name not in known:
+            self.at(item, "type", f"unknown {item.kind} type {type_name!r}; {known_text}")
+        else:
+            try:
+                return plugins.load(registry, type_name).Config
+            except Exception as exc:  # a broken plugin is a config problem, not a crash
+                error = f"{type(exc).__name__}: {exc}"
+                self.at(
+                    item, "type", f"{item.kind} type {type_name!r} could not be loaded: {error}"
+                )
+        return None
+
+    def _validate(self, model: type[BaseModel], item: _Item) -> Any:
+        data, failed = self._file_secrets(model, item)
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False, include_context=False, include_input=False)
+            locs = [tuple(e["loc"]) for e in errors]
+            grouped: dict[str, list[str]] = {}
+            for error, loc in zip(errors, locs, strict=True):
+                if error["type"] == "missing" and loc in failed:
+                    continue  # the X_file problem already says why X is missing
+                if error["type"] == "too_short" and any(o[: len(loc)] == loc != o for o in locs):
+                    continue  # pydantic counts only valid items; the bad one is reported itself
+                path = _loc_path(data, loc)
+                if (item.file, item.path(path)) in self.unresolved:
+                    continue  # its ${VAR} problem is the one worth reading
+                grouped.setdefault(path, []).append(_message(error, model, loc))
+            for path, messages in grouped.items():
+                self.at(item, path, _join_messages(messages))
+            return None
+
+    def _file_secrets(self, model: type[BaseModel], item: _Item) -> tuple[dict[str, Any], set]:
+        """The item's data with `X_file` keys read into `X`; and the `(X,)` that failed."""
+        fields = _keys(model)
+        data, failed = dict(item.data), set()
+        for key, where in item.data.items():
+            target = key.removesuffix("_file")
+            if target == key or key in fields or target not in fields:
+                continue
+            del data[key]
+            if target in item.data:
+                self.at(item, key, f"set either {target} or {key}, not both")
+                continue
+            failed.add((target,))
+            if not isinstance(where, str) or not where:
+                self.at(item, key, f"must be the path of a file holding {target}")
+                continue
+            full = os.path.join(item.base, os.path.expanduser(where))
+            try:
+                content = Path(full).read_text(encoding="utf-8")
+            except OSError as exc:
+                self.at(item, key, f"cannot read {full}: {exc.strerror or type(exc).__name__}")
+            except UnicodeDecodeError:
+                self.at(item, key, f"{full} is not UTF-8 text")
+            else:
+                data[target] = content.removesuffix("\n").removesuffix("\r")
+                self.secrets.add(data[target])
+                failed.discard((target,))
+        return data, failed
+
+    def _scrubbed(self, problem: Problem) -> Problem:
+        message = problem.message
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            if len(secret) >= _MIN_SCRUB:
+                message = message.replace(secret, "***")
+        return Problem(problem.file, problem.path, message)
+
+    # ---- cross-references ------------------------------------------------------------------
+
+    def _cross_check(self) -> None:
+        """Duplicate names, references to names that do not exist, dependency cycles."""
+        first: dict[str, dict[str, _Item]] = {kind: {} for kind in _REGISTRY | _ITEM_MODELS}
+        for item in self.items:
+            if item.name and (seen := first[item.kind].setdefault(item.name, item)) is not item:
+                self.at(
+                    item,
+                    "name",
+                    f"duplicate {item.kind} name {item.name!r}: already used by "
+                    f"[[{item.kind}]] #{seen.index} in {seen.file}",
+                )
+
+        def unknown(kind: str, name: Any) -> str | None:
+            if not isinstance(name, str) or name in first[kind]:
+                return None
+            return (
+                f"unknown {kind} {name!r}; defined {kind} names: {', '.join(first[kind]) or 'none'}"
+            )
+
+        for item in self.items:
+            refs: list[tuple[str, str | None]] = []
+            if item.kind == "rule":
+                refs.append(("policy", unknown("policy", item.data.get("policy"))))
+            elif item.kind == "policy":
+                for index, level in enumerate(item.list("level"), 1):
+                    notify = level.get("notify") if isinstance(level, dict) else None
+                    for name in notify if isinstance(notify, list) else ():
+                        refs.append((f"level[{index}].notify", unknown("notifier", name)))
+            elif item.kind == "check":
+                for name in item.list("depends_on"):
+                    own = name == item.name and "a check cannot depend on itself"
+                    refs.append(("depends_on", own or unknown("check", name)))
+            for key, message in refs:
+                if message:
+                    self.at(item, key, message)
+
+        checks = first["check"]
+        graph = {
+            name: [d for d in item.list("depends_on") if d in checks and d != name]
+            for name, item in checks.items()
+        }
+        for cycle in _find_cycles(graph):
+            path = " -> ".join([*cycle, cycle[0]])
+            self.at(checks[cycle[0]], "depends_on", f"dependency cycle: {path}")
+
+
+def _find_cycles(graph: dict[str, list[str]]) -> list[list[str]]:
+    """Cycles found by depth-first search, each once, rotated to start at its earliest node.
+
+    Iterative, so a long dependency chain cannot hit the recursion limit.
+    """
+    order = {node: i for i, node in enumerate(graph)}
+    state: dict[str, int] = {}  # 1: on the current path, 2: finished
+    found: list[list[str]] = []
+    for root in graph:
+        if root in state:
+            continue
+        path, stack = [root], [iter(graph[root])]
+        state[root] = 1
+        while stack:
+            node = next(stack[-1], None)
+            if node is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(node) == 1:
+                cycle = path[path.index(node) :]
+                start = min(range(len(cycle)), key=lambda i: order[cycle[i]])
+                if (cycle := cycle[start:] + cycle[:start]) not in found:
+                    found.append(cycle)
+            elif node not in state:
+                state[node] = 1
+                path.append(node)
+                stack.append(iter(graph[node]))
+    return found
+
+
+def _keys(model: type[BaseModel]) -> list[str]:
+    """The keys a model accepts, as written in TOML (aliases where set)."""
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _loc_path(data: Any, loc: tuple[Any, ...]) -> str:
+    """`('level', 0, 'notify')` -> `level[1].notify`, following the data.
+
+    pydantic puts a type tag in the loc of each union member ("str", "tuple[str, ...]"): an
+    element that is neither in the data nor a missing key at the end is such a tag: dropped.
+    """
+    out, current = "", data
+    for position, element in enumerate(loc):
+        if isinstance(element, int):
+            out += f"[{element + 1}]"
+            ok = isinstance(current, list) and 0 <= element < len(current)
+            current = current[element] if ok else None
+        elif isinstance(current, dict) and (element in current or position == len(loc) - 1):
+            out += f".{element}" if out else element
+            current = current.get(element)
+        else:
+            current = None
+    return out
+
+
+def _message(error: Any, model: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    if error["type"] == "extra_forbidden":
+        allowed = f"; allowed keys: {', '.join(_keys(model))}" if len(loc) == 1 else ""
+        return "unknown key" + allowed
+    if error["type"] == "missing":
+        return "required key is missing"
+    return str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def _join_messages(messages: list[str]) -> str:
+    """Merge the messages of union members: "Input should be a valid string or a valid tuple"."""
+    unique, lead = list(dict.fromkeys(messages)), "Input should be "
+    if len(unique) > 1 and all(m.startswith(lead) for m in unique):
+        return lead + " or ".join(m.removeprefix(lead) for m in unique)
+    return "; ".join(unique)
