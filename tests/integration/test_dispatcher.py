@@ -77,10 +77,10 @@ async def rows(store, incident_id: int) -> list[tuple]:
         return [tuple(r) for r in result]
 
 
-async def run_until(dispatcher: Dispatcher, done, timeout: float = 10.0) -> None:
+async def run_until(dispatcher: Dispatcher, done, within: float = 10.0) -> None:
     task = asyncio.create_task(dispatcher.run())
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while not await done():
                 dispatcher.wake()
                 await asyncio.sleep(0.02)
@@ -164,7 +164,7 @@ async def test_a_hung_notifier_does_not_delay_another(store, sink):
     async def fast_done():
         return any(r[0] == "fast" and r[2] == "delivered" for r in await rows(store, incident_id))
 
-    await run_until(d, fast_done, timeout=0.9)  # well inside the slow one's 1 s timeout
+    await run_until(d, fast_done, within=0.9)  # well inside the slow one's 1 s timeout
 
 
 async def test_pages_for_an_acknowledged_incident_are_not_sent(store, sink):

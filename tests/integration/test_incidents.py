@@ -113,7 +113,7 @@ async def test_ack_stops_escalation_and_tells_everyone_paged(store):
 
 
 async def test_recovery_resolves_and_frees_the_key(store):
-    """Recovery resolves the open incident, tells every paged notifier, and a new failure reopens."""
+    """Recovery resolves the incident, tells every paged notifier; a new failure reopens."""
     incident_id, _ = await open_one(store)
     await fire(store, T0 + timedelta(minutes=10))
     async with store.write() as conn:

@@ -280,9 +280,11 @@ async def _change(
         .where(incidents.c.id == incident_id)
         .values(status=new_status.value, **values)
     )
+    # Who was paged is read before unsent pages are muted: a page in flight may still arrive,
+    # and telling one person too many that it is handled beats leaving one paged in the dark.
+    notify = await paged_notifiers(conn, incident_id)
     await _finish_paging(conn, incident_id, now)
     await add_timeline(conn, incident_id, now, action_kind(action), message, actor=by)
-    notify = await paged_notifiers(conn, incident_id)
     level = (
         await conn.execute(
             select(func.max(outbox.c.level)).where(
