@@ -33,15 +33,19 @@ def cli(config: Path, *args: str, check: bool = True) -> subprocess.CompletedPro
 class DaemonProcess:
     """`escalatord run` in a subprocess; its log lines go to `log_path`."""
 
-    def __init__(self, config: Path, port: int, log_path: Path):
+    def __init__(self, config: Path, port: int, log_path: Path, env: dict[str, str] | None = None):
         self.config = config
+        self.env = env or {}
         self.port = port
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
 
+    def health(self) -> dict:
+        return httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2).json()
+
     def start(self, timeout: float = 20.0) -> DaemonProcess:
         log = open(self.log_path, "ab")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "escalatord", "run", "--config", str(self.config)],
             stdout=log,
