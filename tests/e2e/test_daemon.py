@@ -7,6 +7,7 @@ import signal
 import socket
 import sqlite3
 import textwrap
+from datetime import UTC, datetime
 import time
 from pathlib import Path
 
@@ -174,7 +175,7 @@ def test_sigterm_lets_a_running_check_finish_and_stores_its_result(tmp_path, tar
         last_check_at, summary = db.execute(
             "select last_check_at, last_summary from check_states where \"check\" = 'web'"
         ).fetchone()
-    stored = time.mktime(time.strptime(last_check_at[:19], "%Y-%m-%d %H:%M:%S")) - time.timezone
+    stored = datetime.fromisoformat(last_check_at).replace(tzinfo=UTC).timestamp()
     assert stored >= in_flight_since + 1.0, "the in-flight probe's result was not stored"
     assert "200" in summary
     assert '"checks_cut_short"' not in daemon.logs()

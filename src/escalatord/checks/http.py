@@ -1,0 +1,250 @@
+"""The `http` check: one HTTP(S) request, judged by status, body and latency.
+
+    [[check]]
+    name = "lab-results-api"
+    type = "http"
+    url = "https://lab.example.org/health"
+    method = "GET"
+    headers = { Accept = "application/json" }
+    body = '{"probe": true}'          # optional request body
+    expect_status = [200]             # default: any 2xx or 3xx
+    body_contains = "ok"              # optional
+    body_regex = '"status":\\s*"up"'  # optional, searched anywhere in the body
+    max_latency = "2s"                # optional: slower is a warning
+    verify_tls = true                 # the system's trust store, or ca_file
+    ca_file = "/etc/ssl/internal-ca.pem"
+    follow_redirects = false
+
+Clients (with their keep-alive pools) are shared per (verify_tls, ca_file, follow_redirects)
+through the check context. Requests ignore proxy variables and ~/.netrc and keep no cookies,
+so a probe is the same whatever the daemon's environment and whatever ran before it.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import re
+import socket
+import ssl
+import time
+from pathlib import Path
+
+import httpx
+from pydantic import Field, field_validator, model_validator
+
+from escalatord import __version__
+from escalatord.checks.base import Check, CheckConfig, CheckContext, Result, Status
+from escalatord.checks.tcp import format_ms
+from escalatord.config.types import Duration, format_duration
+
+BODY_CAP = 1 << 20  # read at most this much of a body when it has to be searched
+DRAIN_CAP = 64 << 10  # else read this much, so small replies leave the connection reusable
+_METHOD = re.compile(r"^[A-Z]+$")
+
+
+class HttpConfig(CheckConfig):
+    url: str
+    method: str = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    expect_status: tuple[int, ...] | None = Field(default=None, min_length=1)
+    body_contains: str | None = Field(default=None, min_length=1)
+    body_regex: str | None = Field(default=None, min_length=1)
+    max_latency: Duration | None = None
+    verify_tls: bool = True
+    ca_file: str | None = None
+    follow_redirects: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        example = 'e.g. "https://example.org/health"'
+        try:
+            url = httpx.URL(value)
+        except httpx.InvalidURL:
+            # The URL is not quoted back: it may carry credentials.
+            raise ValueError(f"url is not a valid URL; write it like {example}") from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError(f"url must be an http:// or https:// URL with a host, {example}")
+        return value
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, value: str) -> str:
+        value = value.strip().upper()
+        if not _METHOD.match(value):
+            raise ValueError('method must be an HTTP method such as "GET" or "POST"')
+        return value
+
+    @field_validator("expect_status")
+    @classmethod
+    def _statuses(cls, value: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        for code in value or ():
+            if not 100 <= code <= 599:
+                raise ValueError(f"expect_status: {code} is not an HTTP status (100..599)")
+        return value
+
+    @field_validator("body_regex")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).is_file():
+            raise ValueError("ca_file does not exist or is not a file: give a PEM file of CAs")
+        return value
+
+    @model_validator(mode="after")
+    def _tls(self) -> HttpConfig:
+        if self.ca_file is not None and not self.verify_tls:
+            raise ValueError("ca_file is set but verify_tls = false: remove one of them")
+        return self
+
+
+def _make_client(verify: ssl.SSLContext | bool, follow: bool) -> httpx.AsyncClient:
+    jar = http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return httpx.AsyncClient(
+        verify=verify,
+        follow_redirects=follow,
+        trust_env=False,
+        cookies=jar,
+        # No pool limit: a queue for a free connection would count as the target's latency.
+        # Timeouts are execute()'s job: one hard bound for the whole probe.
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=256),
+        timeout=None,
+        headers={"User-Agent": f"escalatord/{__version__}"},
+    )
+
+
+def describe_error(exc: BaseException, host: str) -> str:
+    """A short line for a failed request: connection refused, DNS, TLS, reset..."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    for err in chain:
+        if isinstance(err, ssl.SSLCertVerificationError):
+            reason = err.verify_message or str(err)
+            return (
+                f"TLS certificate verification failed: {reason} "
+                "(set ca_file to the issuing CA, or verify_tls = false)"
+            )
+        if isinstance(err, ssl.SSLError):
+            return f"TLS handshake failed: {err.reason or err}"
+        if isinstance(err, socket.gaierror):
+            return f"DNS lookup failed for {host}: {err.strerror or err}"
+        if isinstance(err, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(err, ConnectionResetError):
+            return "connection reset by the server"
+        if isinstance(err, OSError) and err.errno is not None:
+            return f"connection failed: {err.strerror or err}"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"the server broke the HTTP protocol: {exc}"
+    if isinstance(exc, httpx.TooManyRedirects):
+        return "too many redirects"
+    return f"request failed: {exc or type(exc).__name__}"
+
+
+class HttpCheck(Check):
+    """One HTTP request per run; see the module docstring for the keys."""
+
+    Config = HttpConfig
+    config: HttpConfig
+
+    def __init__(self, config: HttpConfig, context: CheckContext):
+        super().__init__(config, context)
+        self._pattern = re.compile(config.body_regex) if config.body_regex else None
+        self._client_key = (
+            f"httpx.client:verify={config.verify_tls}:ca={config.ca_file}"
+            f":follow={config.follow_redirects}"
+        )
+
+    def _client(self) -> httpx.AsyncClient:
+        cfg = self.config
+        verify: ssl.SSLContext | bool = False
+        if cfg.verify_tls:
+            # Loading a trust store takes ~0.2 s: once per ca_file, whatever the other keys.
+            # Without ca_file it is the system's store, where organisations add internal CAs.
+            verify = self.context.shared(
+                f"ssl.context:ca={cfg.ca_file}",
+                lambda: ssl.create_default_context(cafile=cfg.ca_file),
+            )
+        return self.context.shared(
+            self._client_key, lambda: _make_client(verify, cfg.follow_redirects)
+        )
+
+    async def probe(self) -> Result:
+        cfg = self.config
+        searching = cfg.body_contains is not None or self._pattern is not None
+        cap = BODY_CAP if searching else DRAIN_CAP
+        client = self._client()  # before the clock: the first call loads a trust store
+        started = time.perf_counter()
+        try:
+            async with client.stream(
+                cfg.method,
+                cfg.url,
+                headers=cfg.headers,
+                content=cfg.body.encode() if cfg.body is not None else None,
+            ) as response:
+                chunks, size = [], 0
+                async for chunk in response.aiter_bytes():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size >= cap:
+                        break  # closing early drops the connection; the cap bounds memory
+                latency_ms = (time.perf_counter() - started) * 1000
+        except httpx.HTTPError as exc:
+            return Result(Status.CRITICAL, describe_error(exc, httpx.URL(cfg.url).host))
+        body = b"".join(chunks)[:cap]
+        return self._judge(response, body, latency_ms)
+
+    def _judge(self, response: httpx.Response, body: bytes, latency_ms: float) -> Result:
+        cfg = self.config
+        code = response.status_code
+        line = f"HTTP {code} {response.reason_phrase}".strip()
+        line += f" in {format_ms(latency_ms)} ms"
+        measurements = {
+            "status_code": float(code),
+            "latency_ms": round(latency_ms, 3),
+            "body_bytes": float(len(body)),
+        }
+        if cfg.expect_status is not None:
+            if code not in cfg.expect_status:
+                wanted = " or ".join(str(c) for c in cfg.expect_status)
+                return Result(Status.CRITICAL, f"{line}, expected {wanted}", measurements)
+        elif not 200 <= code < 400:
+            return Result(Status.CRITICAL, f"{line}, expected 2xx or 3xx", measurements)
+        if cfg.body_contains is not None or self._pattern is not None:
+            try:
+                text = body.decode(response.encoding or "utf-8", errors="replace")
+            except LookupError:  # a charset Python does not know: judge it as UTF-8
+                text = body.decode("utf-8", errors="replace")
+            cut = " in the first 1 MiB" if len(body) >= BODY_CAP else ""
+            if cfg.body_contains is not None and cfg.body_contains not in text:
+                return Result(
+                    Status.CRITICAL,
+                    f"{line}, but the body does not contain {cfg.body_contains!r}{cut}",
+                    measurements,
+                )
+            if self._pattern is not None and not self._pattern.search(text):
+                return Result(
+                    Status.CRITICAL,
+                    f"{line}, but the body does not match /{cfg.body_regex}/{cut}",
+                    measurements,
+                )
+        if cfg.max_latency is not None and latency_ms > cfg.max_latency.total_seconds() * 1000:
+            return Result(
+                Status.WARNING,
+                f"{line}, slower than max_latency {format_duration(cfg.max_latency)}",
+                measurements,
+            )
+        return Result(Status.OK, line, measurements)
