@@ -8,12 +8,11 @@ import socket
 import sqlite3
 import textwrap
 from datetime import UTC, datetime
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.support.daemon import DaemonProcess, free_port
+from tests.support.daemon import DaemonProcess, free_port, wait_until
 from tests.support.http_target import HttpTarget
 
 pytestmark = pytest.mark.e2e
@@ -41,15 +40,6 @@ def config_text(tmp_path: Path, port: int, target: HttpTarget, extra: str = "") 
         url = "{target.url("/hook")}"
         headers = {{ Authorization = "Bearer ${{HOOK_TOKEN}}" }}
     """) + textwrap.dedent(extra)
-
-
-def wait_until(predicate, timeout: float = 15.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.daemon import DaemonProcess, cli, free_port
+from tests.support.daemon import DaemonProcess, cli, free_port, wait_until
 from tests.support.http_target import HttpTarget, Request
 
 pytestmark = pytest.mark.e2e
@@ -74,15 +74,6 @@ def write_config(
 def pages(sink: HttpTarget) -> list[tuple[str, str, int]]:
     """(path, event, level) of every webhook the sink received, in order."""
     return [(r.path, r.json()["event"], r.json()["level"]) for r in sink.requests]
-
-
-def wait_until(predicate, timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def first(sink: HttpTarget, event: str, path: str | None = None) -> Request:

@@ -88,3 +88,13 @@ class DaemonProcess:
             self.proc.kill()
             self.proc.wait(5)
             raise
+
+
+def wait_until(predicate, timeout: float = 20.0, what: str = "") -> None:
+    """Poll `predicate` every 50 ms until it is true; fail naming `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
