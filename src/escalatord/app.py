@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from escalatord import plugins
 from escalatord.api.app import build as build_api
 from escalatord.checks.base import Check, CheckConfig, CheckContext
 from escalatord.config.model import Config
+from escalatord.errors import EscalatordError
 from escalatord.escalation.engine import Engine
 from escalatord.monitor.runner import Monitor
 from escalatord.notify.base import Notifier, NotifierConfig
@@ -34,6 +36,24 @@ def build_check(config: CheckConfig, context: CheckContext) -> Check:
 
 def build_notifier(config: NotifierConfig) -> Notifier:
     return plugins.load("notifiers", config.type)(config)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind the API's socket before anything starts, so a taken port is a clear error."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise EscalatordError(
+            f"cannot listen on {host}:{port}: {exc.strerror}; is another escalatord (or another "
+            "service) using that port? Change [daemon] listen"
+        ) from None
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
 
 
 class _Server(uvicorn.Server):
@@ -54,8 +74,13 @@ class App:
 
     async def start(self) -> None:
         """Open the store (migrating it), build everything, start checks, ticks and the API."""
-        await self.store.open()
         config = self.config
+        listener = bind(config.daemon.listen_host, config.daemon.listen_port)
+        try:
+            await self.store.open()
+        except BaseException:
+            listener.close()
+            raise
         self.notifiers = {n.name: build_notifier(n) for n in config.notifiers}
         self.dispatcher = Dispatcher(self.store, self.notifiers)
         self.engine = Engine(self.store, config, wake=self.dispatcher.wake)
@@ -79,7 +104,7 @@ class App:
             (self.dispatcher.run(), "dispatcher"),
             (self.engine.run(), "engine"),
             (self.monitor.flush_loop(), "flush"),
-            (self._server.serve(), "api"),
+            (self._server.serve(sockets=[listener]), "api"),
         ):
             self._tasks.append(asyncio.create_task(coro, name=name))
         await self._wait_api_started()
@@ -89,9 +114,9 @@ class App:
         assert self._server is not None
         api = self._tasks[-1]
         while not self._server.started:
-            if api.done():  # e.g. the port is taken: say so instead of running blind
+            if api.done():
                 api.result()
-                raise OSError(f"could not listen on {self.config.daemon.listen}")
+                raise EscalatordError(f"the HTTP API on {self.config.daemon.listen} stopped")
             await asyncio.sleep(0.01)
 
     async def reload(self, new: Config) -> None:
