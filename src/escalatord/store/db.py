@@ -1,0 +1,339 @@
+"""The database: engines, SQLite pragmas, the one-writer discipline, and migrations on open.
+
+    store = Store("sqlite:////var/lib/escalatord/escalatord.db")
+    await store.open()                        # creates the directory, migrates to head
+    async with store.write() as conn:         # one write transaction, committed on exit
+        await conn.execute(...)
+    async with store.read() as conn:          # read-only; writing through it is an error
+        rows = (await conn.execute(...)).all()
+    await store.close()
+
+SQLite (the embedded default) lets one connection write at a time, across every process that
+opens the file (the daemon and a CLI command). Each Store therefore has ONE writer connection,
+and its transactions start with BEGIN IMMEDIATE: a transaction that reads and then writes takes
+the write lock up front, waiting up to busy_timeout for another writer, instead of failing with
+SQLITE_BUSY_SNAPSHOT when it tries to upgrade a read lock. Never nest `write()` inside `write()`
+on one Store: the inner one waits for the outer one's connection. Reads use a separate engine;
+WAL lets them run beside the writer.
+
+PostgreSQL serves several nodes: one pooled engine, ordinary transactions, and callers wrap a
+SELECT in `store.for_update()` where two nodes could race for the same rows.
+
+Migrations (Alembic, in migrations/) run to head on `open()`. To add one, change tables.py, then
+with a database at head: `alembic.command.revision(alembic_config(url), autogenerate=True,
+message="...", rev_id="0002")`, and review what it wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import URL, Connection, Select, event, make_url, text
+from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from escalatord.errors import StoreError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+BUSY_TIMEOUT_MS = 5000
+# An unreachable PostgreSQL server fails open() after this long instead of hanging the daemon.
+CONNECT_TIMEOUT = 10.0
+# /healthz must answer promptly even when the database hangs.
+HEALTH_TIMEOUT = 5.0
+# pg_advisory_xact_lock key ("escalato" in ASCII): nodes starting together migrate one at a time.
+MIGRATION_LOCK = 0x657363616C61746F
+URL_FORMS = (
+    "sqlite:///relative/path.db, sqlite:////absolute/path.db or "
+    "postgresql://user:password@host:5432/dbname"
+)
+
+Dialect = Literal["sqlite", "postgresql"]
+S = TypeVar("S", bound=Select[Any])
+
+
+def mask_url(url: str) -> str:
+    """The URL as written, with any password replaced by ***, fit for logs and error messages."""
+    try:
+        has_password = make_url(url).password is not None
+    except ArgumentError:
+        has_password = True  # unparseable: mask whatever looks like one
+    if has_password:
+        url = re.sub(r"^([^:/]+://[^/@:]*:)[^@]*@", r"\1***@", url)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", url)
+
+
+def async_url(url: str) -> URL:
+    """Map a URL as users write it to the async driver escalatord uses (aiosqlite, asyncpg).
+
+    Raises StoreError for anything else, naming the URL (password masked) and the forms accepted.
+    """
+    where = f"database URL {mask_url(url)!r} ([daemon] database)"
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(f"{where} is not a URL; write {URL_FORMS}") from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend == "sqlite" and driver in ("", "pysqlite", "aiosqlite"):
+        if not parsed.database or parsed.database == ":memory:":
+            raise StoreError(f"{where} needs a file path: write {URL_FORMS}")
+        return parsed.set(drivername="sqlite+aiosqlite")
+    if backend in ("postgresql", "postgres") and driver in ("", "asyncpg"):
+        if not parsed.database:
+            raise StoreError(f"{where} needs a database name: write {URL_FORMS}")
+        return parsed.set(drivername="postgresql+asyncpg")
+    raise StoreError(f"{where} is not supported; write {URL_FORMS}")
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic Config for escalatord's migrations, built in code: no alembic.ini, and no
+    logging setup (the daemon owns logging). `url` is only for developer commands run outside
+    `Store.open()`, e.g. autogenerating a revision; it is passed to env.py in `attributes`."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if url is not None:
+        config.attributes["url"] = url
+    return config
+
+
+def sqlite_engine(
+    url: URL, *, begin: str, foreign_keys: bool = True, query_only: bool = False, **kw: Any
+) -> AsyncEngine:
+    """An aiosqlite engine whose connections get escalatord's pragmas and whose transactions
+    start with `begin` ("BEGIN IMMEDIATE" for writers, "BEGIN" for readers)."""
+    engine = create_async_engine(url, **kw)
+    # busy_timeout first, so that switching a new file to WAL waits for other openers.
+    pragmas = [
+        f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=NORMAL",
+        f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}",
+    ]
+    if query_only:
+        pragmas.append("PRAGMA query_only=ON")
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # SQLAlchemy's documented recipe: stop sqlite3 from emitting BEGIN itself (it would only
+        # do so before the first write, never for a SELECT), so _on_begin decides the kind of
+        # transaction. The pragmas run here, outside any transaction, where they take effect.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in pragmas:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+class Store:
+    """The database behind escalatord: SQLite file or PostgreSQL server, migrated on open.
+
+    `Store(url)` checks the URL (StoreError if unsupported) but connects only in `open()`.
+    Also an async context manager: `async with Store(url) as store: ...`.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.masked_url = mask_url(url)
+        self._url = async_url(url)
+        self._writer: AsyncEngine | None = None
+        self._reader: AsyncEngine | None = None
+
+    @property
+    def dialect(self) -> Dialect:
+        """ "sqlite" or "postgresql"."""
+        return "sqlite" if self._url.get_backend_name() == "sqlite" else "postgresql"
+
+    async def __aenter__(self) -> Store:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Connect, creating the SQLite file and its directory if missing, and migrate to head.
+
+        Raises StoreError, naming the URL and the fix, when the database cannot be opened or
+        migrated. Opening a database already at head changes nothing.
+        """
+        if self._writer is not None:
+            return
+        try:
+            if self.dialect == "sqlite":
+                self._prepare_sqlite_file()
+                self._writer = sqlite_engine(
+                    self._url, begin="BEGIN IMMEDIATE", pool_size=1, max_overflow=0
+                )
+                self._reader = sqlite_engine(
+                    self._url, begin="BEGIN", query_only=True, pool_size=4, max_overflow=4
+                )
+            else:
+                self._writer = self._reader = create_async_engine(
+                    self._url,
+                    pool_size=5,
+                    max_overflow=5,
+                    pool_pre_ping=True,  # survive a PostgreSQL restart under a long-running daemon
+                    connect_args={"timeout": CONNECT_TIMEOUT},
+                )
+            await self._migrate()
+        except StoreError:
+            await self.close()
+            raise
+        except Exception as exc:  # whatever failed, the user needs the URL and the fix
+            await self.close()
+            raise StoreError(self._cannot_open(exc)) from exc
+
+    async def close(self) -> None:
+        """Close every connection. The Store may be opened again."""
+        writer, reader = self._writer, self._reader
+        self._writer = self._reader = None
+        if writer is not None:
+            await writer.dispose()
+        if reader is not None and reader is not writer:
+            await reader.dispose()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a write transaction: committed when the block ends, rolled back if
+        it raises. On SQLite the transaction holds the file's write lock from its first line."""
+        async with self._engine(self._writer).begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads: one consistent snapshot on SQLite, read-only on both."""
+        async with self._engine(self._reader).connect() as conn:
+            if self.dialect == "postgresql":
+                # SQLite readers are query_only (set on connect); this is the same on PostgreSQL,
+                # so a write through read() fails on both backends, not only on one.
+                await conn.execution_options(postgresql_readonly=True)
+            yield conn
+
+    def for_update(self, statement: S) -> S:
+        """`statement` with FOR UPDATE SKIP LOCKED on PostgreSQL, where another node may be
+        taking the same rows; unchanged on SQLite, where the one writer already serialises."""
+        if self.dialect == "postgresql":
+            return statement.with_for_update(skip_locked=True)
+        return statement
+
+    async def healthy(self) -> bool:
+        """True when the database answers a SELECT 1 within HEALTH_TIMEOUT seconds."""
+        if self._reader is None:
+            return False
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT), self._reader.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:  # a health check answers; it does not raise
+            return False
+        return True
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _engine(self, engine: AsyncEngine | None) -> AsyncEngine:
+        if engine is None:
+            raise StoreError(f"the store {self.masked_url} is not open: call open() first")
+        return engine
+
+    def _prepare_sqlite_file(self) -> None:
+        path = Path(self._url.database or "")
+        if not path.is_absolute():
+            # Resolve now: a relative path must not change meaning if the process changes directory.
+            path = Path.cwd() / path
+            self._url = self._url.set(database=str(path))
+        if path.is_dir():
+            raise StoreError(
+                f"cannot open database {self.masked_url}: {path} is a directory. "
+                f"Fix: give a file path in [daemon] database, e.g. sqlite:///{path}/escalatord.db"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    async def _migrate(self) -> None:
+        script = ScriptDirectory.from_config(alembic_config())
+        known = {revision.revision for revision in script.walk_revisions()}
+        async with self._engine(self._reader).connect() as conn:
+            current = set(await conn.run_sync(_current_heads))
+        if current - known:
+            raise StoreError(
+                f"the database {self.masked_url} has schema revision "
+                f"{', '.join(sorted(current - known))}, newer than this escalatord knows "
+                f"(head {', '.join(script.get_heads())}). Fix: upgrade escalatord, or point "
+                "[daemon] database at another database"
+            )
+        if current == set(script.get_heads()):
+            return
+        # The lock (advisory on PostgreSQL, BEGIN IMMEDIATE on SQLite) is taken BEFORE Alembic
+        # runs: it serialises nodes, and also two Stores of one process, which Alembic's global
+        # `context` cannot run side by side (measured: they deadlock on PostgreSQL without it).
+        if self.dialect == "postgresql":
+            async with self._engine(self._writer).begin() as conn:
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                )
+                await conn.run_sync(_upgrade)
+            return
+        # SQLite: foreign keys OFF while migrating, as SQLite's docs require for schema changes.
+        # Batch migrations copy and drop tables, and dropping a parent table with foreign keys ON
+        # would run its ON DELETE CASCADE and empty the child tables. The pragma only works
+        # outside a transaction, hence a connection of its own; the check below keeps integrity.
+        engine = sqlite_engine(
+            self._url, begin="BEGIN IMMEDIATE", foreign_keys=False, poolclass=NullPool
+        )
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(_upgrade)
+                broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                if broken:
+                    raise StoreError(
+                        f"migrating {self.masked_url} would break foreign keys ({broken[:5]}); "
+                        "nothing was changed. Fix: report this as a bug in the migration"
+                    )
+        finally:
+            await engine.dispose()
+
+    def _cannot_open(self, exc: BaseException) -> str:
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        reason = (str(cause).strip().splitlines() or [""])[0] or "no details"
+        reason = f"{type(cause).__name__}: {reason}"
+        if self._url.password:
+            reason = reason.replace(str(self._url.password), "***")
+        if self.dialect == "sqlite":
+            fix = (
+                f"make sure {self._url.database} can be created and written by the user "
+                "escalatord runs as (its directory must be writable too), or set [daemon] "
+                "database to another path"
+            )
+        else:
+            where = f"{self._url.host or 'localhost'}:{self._url.port or 5432}"
+            fix = (
+                f"check that PostgreSQL is running and accepts connections at {where}, that "
+                f"the user and password are right and that the database exists "
+                f"(createdb {self._url.database}), or set [daemon] database"
+            )
+        return f"cannot open database {self.masked_url}: {reason}. Fix: {fix}"
+
+
+def _current_heads(connection: Connection) -> tuple[str, ...]:
+    return MigrationContext.configure(connection).get_current_heads()
+
+
+def _upgrade(connection: Connection) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
