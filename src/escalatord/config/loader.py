@@ -38,9 +38,11 @@ from pydantic import BaseModel, ValidationError
 
 from escalatord import plugins
 from escalatord.checks.base import Status
+from escalatord.config import messages
 from escalatord.config.model import Config, DaemonConfig, Defaults, PolicyConfig, RuleConfig
 from escalatord.errors import ConfigError, Problem
 from escalatord.escalation.rules import match
+from escalatord.monitor.topology import find_cycles
 
 TOP_KEYS = ("include", "daemon", "defaults", "check", "rule", "policy", "notifier")
 MAIN_ONLY = ("daemon", "defaults")
@@ -315,17 +317,17 @@ class _Loader:
                     continue  # the X_file problem already says why X is missing
                 if error["type"] == "too_short" and any(o[: len(loc)] == loc != o for o in locs):
                     continue  # pydantic counts only valid items; the bad one is reported itself
-                path = _loc_path(data, loc)
+                path = messages.loc_path(data, loc)
                 if (item.file, item.path(path)) in self.unresolved:
                     continue  # its ${VAR} problem is the one worth reading
-                grouped.setdefault(path, []).append(_message(error, model, loc))
-            for path, messages in grouped.items():
-                self.at(item, path, _join_messages(messages))
+                grouped.setdefault(path, []).append(messages.message(error, model, loc))
+            for path, texts in grouped.items():
+                self.at(item, path, messages.join_messages(texts))
             return None
 
     def _file_secrets(self, model: type[BaseModel], item: _Item) -> tuple[dict[str, Any], set]:
         """The item's data with `X_file` keys read into `X`; and the `(X,)` that failed."""
-        fields = _keys(model)
+        fields = messages.keys(model)
         data, failed = dict(item.data), set()
         for key, where in item.data.items():
             target = key.removesuffix("_file")
@@ -402,78 +404,6 @@ class _Loader:
             name: [d for d in item.list("depends_on") if d in checks and d != name]
             for name, item in checks.items()
         }
-        for cycle in _find_cycles(graph):
+        for cycle in find_cycles(graph):
             path = " -> ".join([*cycle, cycle[0]])
             self.at(checks[cycle[0]], "depends_on", f"dependency cycle: {path}")
-
-
-def _find_cycles(graph: dict[str, list[str]]) -> list[list[str]]:
-    """Cycles found by depth-first search, each once, rotated to start at its earliest node.
-
-    Iterative, so a long dependency chain cannot hit the recursion limit.
-    """
-    order = {node: i for i, node in enumerate(graph)}
-    state: dict[str, int] = {}  # 1: on the current path, 2: finished
-    found: list[list[str]] = []
-    for root in graph:
-        if root in state:
-            continue
-        path, stack = [root], [iter(graph[root])]
-        state[root] = 1
-        while stack:
-            node = next(stack[-1], None)
-            if node is None:
-                state[path.pop()] = 2
-                stack.pop()
-            elif state.get(node) == 1:
-                cycle = path[path.index(node) :]
-                start = min(range(len(cycle)), key=lambda i: order[cycle[i]])
-                if (cycle := cycle[start:] + cycle[:start]) not in found:
-                    found.append(cycle)
-            elif node not in state:
-                state[node] = 1
-                path.append(node)
-                stack.append(iter(graph[node]))
-    return found
-
-
-def _keys(model: type[BaseModel]) -> list[str]:
-    """The keys a model accepts, as written in TOML (aliases where set)."""
-    return [f.alias or name for name, f in model.model_fields.items()]
-
-
-def _loc_path(data: Any, loc: tuple[Any, ...]) -> str:
-    """`('level', 0, 'notify')` -> `level[1].notify`, following the data.
-
-    pydantic puts a type tag in the loc of each union member ("str", "tuple[str, ...]"): an
-    element that is neither in the data nor a missing key at the end is such a tag: dropped.
-    """
-    out, current = "", data
-    for position, element in enumerate(loc):
-        if isinstance(element, int):
-            out += f"[{element + 1}]"
-            ok = isinstance(current, list) and 0 <= element < len(current)
-            current = current[element] if ok else None
-        elif isinstance(current, dict) and (element in current or position == len(loc) - 1):
-            out += f".{element}" if out else element
-            current = current.get(element)
-        else:
-            current = None
-    return out
-
-
-def _message(error: Any, model: type[BaseModel], loc: tuple[Any, ...]) -> str:
-    if error["type"] == "extra_forbidden":
-        allowed = f"; allowed keys: {', '.join(_keys(model))}" if len(loc) == 1 else ""
-        return "unknown key" + allowed
-    if error["type"] == "missing":
-        return "required key is missing"
-    return str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
-
-
-def _join_messages(messages: list[str]) -> str:
-    """Merge the messages of union members: "Input should be a valid string or a valid tuple"."""
-    unique, lead = list(dict.fromkeys(messages)), "Input should be "
-    if len(unique) > 1 and all(m.startswith(lead) for m in unique):
-        return lead + " or ".join(m.removeprefix(lead) for m in unique)
-    return "; ".join(unique)
