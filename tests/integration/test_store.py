@@ -10,12 +10,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, delete, func, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
 from escalatord.errors import StoreError
 from escalatord.store import tables
-from escalatord.store.db import Store
+from escalatord.store.db import Store, alembic_config
 from tests.support.postgres import PostgresCluster, free_port
 
 NOW = datetime(2026, 3, 1, 12, 30, 45, 123456, tzinfo=UTC)
@@ -33,6 +34,9 @@ async def main(url):
 
 asyncio.run(main(sys.argv[1]))
 """
+
+
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def incident(key: str, *, open_key: str | None = None, **values: object) -> dict[str, object]:
@@ -82,7 +86,7 @@ async def test_open_creates_every_table_at_head(store: Store) -> None:
     async with store.read() as conn:
         names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
     assert set(tables.metadata.tables) <= names
-    assert await revision(store) == ["0001"]
+    assert await revision(store) == [HEAD]
 
 
 async def test_migrated_schema_matches_tables(store: Store) -> None:
@@ -96,7 +100,7 @@ async def test_reopening_at_head_keeps_schema_and_data(store_url: str) -> None:
     async with Store(store_url) as first, first.write() as conn:
         await conn.execute(tables.check_states.insert().values(check_state("router")))
     async with Store(store_url) as again:
-        assert await revision(again) == ["0001"]
+        assert await revision(again) == [HEAD]
         async with again.read() as conn:
             assert (await conn.execute(select(tables.check_states.c.check))).scalars().all() == [
                 "router"
@@ -110,7 +114,7 @@ async def test_stores_opening_a_new_database_together_both_succeed(store_url: st
     one, two = Store(store_url), Store(store_url)
     try:
         await asyncio.gather(one.open(), two.open())
-        assert await revision(one) == ["0001"]
+        assert await revision(one) == [HEAD]
         async with two.read() as conn:
             assert await conn.run_sync(schema_diff) == []
     finally:

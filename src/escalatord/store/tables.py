@@ -133,3 +133,27 @@ outbox = Table(
     Column("last_error", Text),
 )
 Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
+
+# Heartbeat checks: the last signals received, so a restart never makes a healthy interface
+# look late nor a late one look healthy.
+heartbeats = Table(
+    "heartbeats",
+    metadata,
+    Column("check", String(200), primary_key=True),
+    Column("last_ping_at", UTCDateTime),  # last success signal
+    Column("last_start_at", UTCDateTime),  # last /start signal
+    Column("last_fail_at", UTCDateTime),  # last /fail or non-zero exit signal
+    Column("last_exit_code", Integer),
+    Column("last_body", Text),  # the caller's message, size-limited
+)
+
+# Ack links are signed and carry a token id; a used id is recorded here, so a link works once.
+ack_tokens = Table(
+    "ack_tokens",
+    metadata,
+    Column("token_id", String(64), primary_key=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("recipient", String(200), nullable=False),
+    Column("used_at", UTCDateTime, nullable=False),
+    Column("used_by", Text, nullable=False),
+)
