@@ -25,6 +25,7 @@ from escalatord.escalation.engine import Engine
 from escalatord.monitor.runner import Monitor
 from escalatord.notify.base import Notifier, NotifierConfig
 from escalatord.notify.dispatcher import Dispatcher
+from escalatord.notify.links import AckLinks
 from escalatord.store.db import Store
 
 log = structlog.get_logger("escalatord.app")
@@ -82,7 +83,9 @@ class App:
             listener.close()
             raise
         self.notifiers = {n.name: build_notifier(n) for n in config.notifiers}
-        self.dispatcher = Dispatcher(self.store, self.notifiers)
+        # Ack links are signed with one key for the daemon's life; the API verifies with it.
+        links = AckLinks(self.store, lambda: self.config.daemon)
+        self.dispatcher = Dispatcher(self.store, self.notifiers, links=links)
         self.engine = Engine(self.store, config, wake=self.dispatcher.wake)
         checks = {c.name: build_check(c, self.context) for c in config.checks if c.enabled}
         self.monitor = Monitor(self.store, self.engine, checks)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from escalatord import __version__, plugins
-from escalatord.errors import ConfigError, EscalatordError, NotifyError
+from escalatord.errors import ConfigError, EscalatordError
 
 if TYPE_CHECKING:
     from escalatord.config.model import Config
@@ -279,14 +279,17 @@ def close(config_path: str, incident_id: int, note: str, by: str | None) -> None
 @config_option
 @click.argument("name")
 def test_notify(config_path: str, name: str) -> None:
-    """Send a test message through a notifier and report the result."""
-    from escalatord.notify.base import Event, IncidentView, Notification
+    """Send a test message through a notifier and report the result.
+
+    It takes the path every page takes: a row in the outbox, the notifier's templates and
+    client, the outcome recorded. It is sent once, now: a test is never retried later.
+    """
+    from escalatord.notify.base import IncidentView
 
     config = _load(config_path)
     cfg = config.notifier_by_name.get(name)
     if cfg is None:
         _unknown("notifier", name, list(config.notifier_by_name), config_path)
-    now = datetime.now(UTC)
     incident = IncidentView(
         id="test",
         key="test",
@@ -295,22 +298,22 @@ def test_notify(config_path: str, name: str) -> None:
         severity="info",
         check="test-notify",
         summary=f"test sent by {_who()} via {name}",
-        opened_at=now,
+        opened_at=datetime.now(UTC),
     )
-    notification = Notification(Event.TEST, 0, incident, key=f"test:{name}:{now.timestamp()}")
 
-    async def send() -> float:
+    async def send(store: Store) -> tuple[str | None, float]:
+        from escalatord.notify.dispatcher import Dispatcher
+
         notifier = plugins.load("notifiers", cfg.type)(cfg)
         started = time.monotonic()
         try:
-            await notifier.send(notification)
-        except NotifyError as exc:
-            raise NotifyError(
-                f"test notification not delivered: {exc}", retryable=exc.retryable
-            ) from exc
+            _status, error = await Dispatcher(store, {name: notifier}).send_test(name, incident)
         finally:
             await notifier.close()
-        return time.monotonic() - started
+        return error, time.monotonic() - started
 
-    took = _run(send())
+    error, took = _run(_with_store(config, send))
+    if error is not None:
+        click.echo(f"error: test notification not delivered: {error}", err=True)
+        sys.exit(1)
     click.echo(f"test notification delivered to {name} ({cfg.type}) in {took * 1000:.0f} ms")

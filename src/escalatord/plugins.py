@@ -16,11 +16,23 @@ BUILTIN_CHECKS: dict[str, str] = {
     "http": "escalatord.checks.http:HttpCheck",
     "tcp": "escalatord.checks.tcp:TcpCheck",
     "ping": "escalatord.checks.ping:PingCheck",
+    "heartbeat": "escalatord.checks.heartbeat:HeartbeatCheck",
+    "command": "escalatord.checks.command:CommandCheck",
+    "dns": "escalatord.checks.dns:DnsCheck",
+    "file_age": "escalatord.checks.file_age:FileAgeCheck",
 }
 
 BUILTIN_NOTIFIERS: dict[str, str] = {
     "webhook": "escalatord.notify.webhook:WebhookNotifier",
     "log": "escalatord.notify.log:LogNotifier",
+    "email": "escalatord.notify.email:EmailNotifier",
+    "slack": "escalatord.notify.slack:SlackNotifier",
+    "teams": "escalatord.notify.teams:TeamsNotifier",
+    "pagerduty": "escalatord.notify.pagerduty:PagerDutyNotifier",
+    "ntfy": "escalatord.notify.ntfy:NtfyNotifier",
+    "twilio_sms": "escalatord.notify.twilio_sms:TwilioSmsNotifier",
+    "apprise": "escalatord.notify.apprise:AppriseNotifier",
+    "exec": "escalatord.notify.exec:ExecNotifier",
 }
 
 GROUPS = {"checks": "escalatord.checks", "notifiers": "escalatord.notifiers"}

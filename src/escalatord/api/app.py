@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from escalatord import __version__
+from escalatord.api import ack, heartbeat, ingest
 
 if TYPE_CHECKING:
     from escalatord.app import App
+
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+LATENESS_QUANTILES = (0.5, 0.99)
+# Lateness figures cover the newest runs only, so they show how the daemon does now rather
+# than since start (at 167 checks/s: the last 30 s; at 1,000 checks a minute: 5 minutes).
+LATENESS_WINDOW = 5_000
 
 
 def build(app: App) -> Starlette:
@@ -30,7 +41,121 @@ def build(app: App) -> Starlette:
         }
         return JSONResponse(body, status_code=200 if store_ok and scheduler_ok else 503)
 
+    async def metrics(_request: Request) -> Response:
+        return Response(prometheus_text(app), media_type=PROMETHEUS_TEXT)
+
     async def not_found(_request: Request, _exc: Exception) -> JSONResponse:
         return JSONResponse({"error": "not found"}, status_code=404)
 
-    return Starlette(routes=[Route("/healthz", healthz)], exception_handlers={404: not_found})
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/metrics", metrics),
+            *heartbeat.routes(app),
+            *ingest.routes(app),
+            *ack.routes(app),
+        ],
+        exception_handlers={404: not_found},
+    )
+
+
+def prometheus_text(app: App) -> str:
+    """The daemon's metrics in Prometheus text format (version 0.0.4).
+
+    Lateness quantiles and max cover the newest LATENESS_WINDOW runs, so they describe recent
+    behaviour; the summary has no `_sum`/`_count` because those must be cumulative and the
+    scheduler keeps a bounded window of samples, not a running total.
+    """
+    scheduler = app.monitor.scheduler
+    lines: list[str] = []
+
+    def metric(name: str, kind: str, help_: str, samples: Sequence[tuple[str, float]]) -> None:
+        lines.append(f"# HELP {name} {help_}")
+        lines.append(f"# TYPE {name} {kind}")
+        lines.extend(f"{name}{labels} {_number(value)}" for labels, value in samples)
+
+    metric(
+        "escalatord_checks_completed_total",
+        "counter",
+        "Check runs that produced a result.",
+        [("", app.monitor.completed)],
+    )
+    late = sorted(itertools.islice(reversed(scheduler.lateness), LATENESS_WINDOW))
+    metric(
+        "escalatord_scheduler_lateness_seconds",
+        "summary",
+        f"Seconds between a check's scheduled time and its start, newest {LATENESS_WINDOW} runs.",
+        [(f'{{quantile="{q}"}}', _quantile(late, q)) for q in LATENESS_QUANTILES],
+    )
+    metric(
+        "escalatord_scheduler_lateness_max_seconds",
+        "gauge",
+        "Largest lateness over the same newest runs as escalatord_scheduler_lateness_seconds.",
+        [("", late[-1] if late else float("nan"))],
+    )
+    metric(
+        "escalatord_scheduler_lateness_samples",
+        "gauge",
+        "How many of the newest runs the lateness figures cover.",
+        [("", len(late))],
+    )
+    metric(
+        "escalatord_scheduler_skipped_total",
+        "counter",
+        "Runs not started because the previous run of the same check was still going.",
+        [("", scheduler.skipped)],
+    )
+    metric(
+        "escalatord_notifications_sent_total",
+        "counter",
+        "Notifications delivered.",
+        [("", app.dispatcher.sent)],
+    )
+    metric(
+        "escalatord_notifications_failed_total",
+        "counter",
+        "Notifications given up on after their retries.",
+        [("", app.dispatcher.failed)],
+    )
+    cpu = os.times()
+    metric(
+        "process_cpu_seconds_total",
+        "counter",
+        "User and system CPU time of the daemon process.",
+        [("", cpu.user + cpu.system)],
+    )
+    rss = _rss_bytes()
+    if rss is not None:
+        metric(
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory of the daemon process.",
+            [("", rss)],
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _quantile(ordered: Sequence[float], q: float) -> float:
+    """The nearest-rank quantile of sorted samples; NaN when there are none (Prometheus' way)."""
+    if not ordered:
+        return float("nan")
+    rank = math.ceil(round(len(ordered) * q, 9))  # rounded first: 0.99 * n is inexact
+    return ordered[min(len(ordered), max(1, rank)) - 1]
+
+
+def _rss_bytes() -> int | None:
+    """Resident set size from /proc (Linux); None elsewhere."""
+    try:
+        with open("/proc/self/statm") as fh:
+            pages = int(fh.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def _number(value: float) -> str:
+    if value != value:  # NaN
+        return "NaN"
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    return repr(float(value))

@@ -11,6 +11,8 @@
     body_contains = "ok"              # optional
     body_regex = '"status":\\s*"up"'  # optional, searched anywhere in the body
     max_latency = "2s"                # optional: slower is a warning
+    expect_json = [{ path = "status", equals = "up" }]   # optional: see json_assert.py
+    cert_min_days = [30, 7]           # optional: fewer days of certificate left: warning, critical
     verify_tls = true                 # the system's trust store, or ca_file
     ca_file = "/etc/ssl/internal-ca.pem"
     follow_redirects = false
@@ -18,23 +20,33 @@
 Clients (with their keep-alive pools) are shared per (verify_tls, ca_file, follow_redirects)
 through the check context. Requests ignore proxy variables and ~/.netrc and keep no cookies,
 so a probe is the same whatever the daemon's environment and whatever ran before it.
+
+`cert_min_days = 30` warns when the server's certificate has fewer than 30 days left;
+`[30, 7]` also makes fewer than 7 critical. An expired certificate is always critical (with
+verify_tls it already fails the handshake). Checks are judged in this order: status, body,
+JSON, certificate, latency; the first critical finding decides, warnings are listed together.
 """
 
 from __future__ import annotations
 
 import http.cookiejar
+import json
 import re
 import socket
 import ssl
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from pydantic import Field, field_validator, model_validator
 
 from escalatord import __version__
 from escalatord.checks.base import Check, CheckConfig, CheckContext, Result, Status
+from escalatord.checks.json_assert import JsonAssertion
 from escalatord.checks.tcp import format_ms
+from escalatord.checks.tlscert import days_left, not_after
 from escalatord.config.types import Duration, format_duration
 
 BODY_CAP = 1 << 20  # read at most this much of a body when it has to be searched
@@ -51,6 +63,8 @@ class HttpConfig(CheckConfig):
     body_contains: str | None = Field(default=None, min_length=1)
     body_regex: str | None = Field(default=None, min_length=1)
     max_latency: Duration | None = None
+    expect_json: tuple[JsonAssertion, ...] = ()
+    cert_min_days: int | tuple[int, int] | None = None
     verify_tls: bool = True
     ca_file: str | None = None
     follow_redirects: bool = False
@@ -105,7 +119,24 @@ class HttpConfig(CheckConfig):
     def _tls(self) -> HttpConfig:
         if self.ca_file is not None and not self.verify_tls:
             raise ValueError("ca_file is set but verify_tls = false: remove one of them")
+        if self.cert_min_days is not None:
+            if httpx.URL(self.url).scheme != "https":
+                raise ValueError("cert_min_days needs an https:// url")
+            warning, critical = self.cert_days
+            if critical < 0 or warning < critical:
+                raise ValueError(
+                    "cert_min_days is days or [warning days, critical days], e.g. [30, 7], "
+                    "with warning >= critical >= 0"
+                )
         return self
+
+    @property
+    def cert_days(self) -> tuple[int, int]:
+        """(warning, critical) days; a single number only warns (expired is critical)."""
+        value = self.cert_min_days
+        if value is None:
+            return (0, 0)
+        return (value, 0) if isinstance(value, int) else value
 
 
 def _make_client(verify: ssl.SSLContext | bool, follow: bool) -> httpx.AsyncClient:
@@ -184,7 +215,7 @@ class HttpCheck(Check):
 
     async def probe(self) -> Result:
         cfg = self.config
-        searching = cfg.body_contains is not None or self._pattern is not None
+        searching = cfg.body_contains is not None or self._pattern is not None or cfg.expect_json
         cap = BODY_CAP if searching else DRAIN_CAP
         client = self._client()  # before the clock: the first call loads a trust store
         started = time.perf_counter()
@@ -195,6 +226,7 @@ class HttpCheck(Check):
                 headers=cfg.headers,
                 content=cfg.body.encode() if cfg.body is not None else None,
             ) as response:
+                der = _peer_certificate(response) if cfg.cert_min_days is not None else None
                 chunks, size = [], 0
                 async for chunk in response.aiter_bytes():
                     chunks.append(chunk)
@@ -205,9 +237,11 @@ class HttpCheck(Check):
         except httpx.HTTPError as exc:
             return Result(Status.CRITICAL, describe_error(exc, httpx.URL(cfg.url).host))
         body = b"".join(chunks)[:cap]
-        return self._judge(response, body, latency_ms)
+        return self._judge(response, body, latency_ms, der)
 
-    def _judge(self, response: httpx.Response, body: bytes, latency_ms: float) -> Result:
+    def _judge(
+        self, response: httpx.Response, body: bytes, latency_ms: float, der: bytes | None = None
+    ) -> Result:
         cfg = self.config
         code = response.status_code
         line = f"HTTP {code} {response.reason_phrase}".strip()
@@ -241,10 +275,68 @@ class HttpCheck(Check):
                     f"{line}, but the body does not match /{cfg.body_regex}/{cut}",
                     measurements,
                 )
+        warnings: list[str] = []
+        if cfg.expect_json:
+            found = self._judge_json(body)
+            critical = [text for status, text in found if status == "critical"]
+            if critical:
+                return Result(Status.CRITICAL, f"{line}, but {'; '.join(critical)}", measurements)
+            warnings += [text for _status, text in found]
+        if cfg.cert_min_days is not None:
+            status, text = self._judge_cert(der, measurements)
+            if status is Status.CRITICAL:
+                return Result(Status.CRITICAL, f"{line}, but {text}", measurements)
+            if status is Status.WARNING:
+                warnings.append(text)
         if cfg.max_latency is not None and latency_ms > cfg.max_latency.total_seconds() * 1000:
-            return Result(
-                Status.WARNING,
-                f"{line}, slower than max_latency {format_duration(cfg.max_latency)}",
-                measurements,
-            )
+            warnings.append(f"slower than max_latency {format_duration(cfg.max_latency)}")
+        if warnings:
+            return Result(Status.WARNING, f"{line}, {'; '.join(warnings)}", measurements)
         return Result(Status.OK, line, measurements)
+
+    def _judge_json(self, body: bytes) -> list[tuple[str, str]]:
+        """(status, why) of every failed `expect_json` assertion."""
+        if len(body) >= BODY_CAP:
+            return [("critical", "the body is over 1 MiB: its JSON was not judged")]
+        try:
+            document: Any = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return [("critical", f"the body is not JSON ({exc})")]
+        failed = []
+        for assertion in self.config.expect_json:
+            why = assertion.failure(document)
+            if why is not None:
+                failed.append((assertion.status, why))
+        return failed
+
+    def _judge_cert(self, der: bytes | None, measurements: dict[str, float]) -> tuple[Status, str]:
+        if der is None:
+            return Status.CRITICAL, "the server sent no TLS certificate"
+        try:
+            expires = not_after(der)
+        except ValueError as exc:
+            return Status.CRITICAL, f"its TLS certificate could not be read: {exc}"
+        left = days_left(expires, datetime.now(UTC))
+        measurements["cert_days_left"] = round(left, 2)
+        warning, critical = self.config.cert_days
+        when = expires.strftime("%Y-%m-%d %H:%M UTC")
+        if left < 0:
+            return Status.CRITICAL, f"the TLS certificate expired on {when}"
+        if left < critical:
+            return Status.CRITICAL, (
+                f"the TLS certificate expires in {left:.1f} days ({when}), under {critical}"
+            )
+        if left < warning:
+            return Status.WARNING, (
+                f"the TLS certificate expires in {left:.1f} days ({when}), under {warning}"
+            )
+        return Status.OK, ""
+
+
+def _peer_certificate(response: httpx.Response) -> bytes | None:
+    """The DER certificate the server presented on this response's connection."""
+    stream = response.extensions.get("network_stream")
+    ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+    if ssl_object is None:
+        return None
+    return ssl_object.getpeercert(binary_form=True)

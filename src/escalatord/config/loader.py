@@ -3,8 +3,8 @@
 `load()` reads the main file and every file it includes, and either returns a validated,
 frozen `Config` or raises `ConfigError` listing EVERY problem found (file, key path, message).
 
-1. Each file is parsed with tomllib. Top-level keys: include, daemon, defaults, check, rule,
-   policy, notifier; `daemon` and `defaults` only in the main file.
+1. Each file is parsed with tomllib. Top-level keys: include, daemon, defaults, api, check,
+   rule, policy, notifier; `daemon`, `defaults` and `api` only in the main file.
 2. `${VAR}` in any string value is replaced from the environment; `$${` is a literal `${`.
 3. `include = [...]`: paths and globs relative to the including file's directory, each glob
    sorted. A glob matching nothing is fine; a missing plain path is a problem. A file is read
@@ -39,14 +39,25 @@ from pydantic import BaseModel, ValidationError
 from escalatord import plugins
 from escalatord.checks.base import Status
 from escalatord.config import messages
-from escalatord.config.model import Config, DaemonConfig, Defaults, PolicyConfig, RuleConfig
+from escalatord.config.model import (
+    ApiConfig,
+    Config,
+    DaemonConfig,
+    Defaults,
+    PolicyConfig,
+    RuleConfig,
+)
 from escalatord.errors import ConfigError, Problem
 from escalatord.escalation.rules import match
 from escalatord.monitor.topology import find_cycles
 
-TOP_KEYS = ("include", "daemon", "defaults", "check", "rule", "policy", "notifier")
-MAIN_ONLY = ("daemon", "defaults")
-_SECTION_MODELS: dict[str, type[BaseModel]] = {"daemon": DaemonConfig, "defaults": Defaults}
+TOP_KEYS = ("include", "daemon", "defaults", "api", "check", "rule", "policy", "notifier")
+MAIN_ONLY = ("daemon", "defaults", "api")
+_SECTION_MODELS: dict[str, type[BaseModel]] = {
+    "daemon": DaemonConfig,
+    "defaults": Defaults,
+    "api": ApiConfig,
+}
 _ITEM_MODELS: dict[str, type[BaseModel]] = {"rule": RuleConfig, "policy": PolicyConfig}
 _REGISTRY = {"check": "checks", "notifier": "notifiers"}
 
@@ -282,6 +293,7 @@ class _Loader:
                 "rules": tuple(built["rule"]),
                 "policies": tuple(built["policy"]),
                 "notifiers": tuple(built["notifier"]),
+                "api": sections.get("api") or ApiConfig(),
             }
         )
 
@@ -395,6 +407,10 @@ class _Loader:
                 for name in item.list("depends_on"):
                     own = name == item.name and "a check cannot depend on itself"
                     refs.append(("depends_on", own or unknown("check", name)))
+            elif item.kind == "notifier":
+                fallback = item.data.get("fallback")
+                own = fallback == item.name and "a notifier cannot be its own fallback"
+                refs.append(("fallback", own or unknown("notifier", fallback)))
             for key, message in refs:
                 if message:
                     self.at(item, key, message)
@@ -407,3 +423,13 @@ class _Loader:
         for cycle in find_cycles(graph):
             path = " -> ".join([*cycle, cycle[0]])
             self.at(checks[cycle[0]], "depends_on", f"dependency cycle: {path}")
+
+        notifiers = first["notifier"]
+        fallbacks: dict[str, list[str]] = {}
+        for name, item in notifiers.items():
+            target = item.data.get("fallback")
+            ok = isinstance(target, str) and target in notifiers and target != name
+            fallbacks[name] = [target] if ok else []
+        for cycle in find_cycles(fallbacks):
+            path = " -> ".join([*cycle, cycle[0]])
+            self.at(notifiers[cycle[0]], "fallback", f"fallback cycle: {path}")

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 
 from escalatord.checks.base import CheckConfig
 from escalatord.config.types import Duration, Strict
@@ -20,6 +20,7 @@ from escalatord.notify.base import NotifierConfig
 Severity = Literal["critical", "error", "warning", "info"]
 ProblemStatus = Literal["warning", "critical", "unknown"]
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+ACK_SECRET_MIN = 16
 
 
 class DaemonConfig(Strict):
@@ -30,6 +31,26 @@ class DaemonConfig(Strict):
     shutdown_timeout: Duration = timedelta(seconds=10)  # how long SIGTERM waits for checks
     tick: Duration = timedelta(seconds=1)  # how often escalation timers are looked at
     icmp_privileged: bool = False  # raw ICMP sockets: root or CAP_NET_RAW; else ping_group_range
+    # Signs ack links (HMAC-SHA256). Unset: a random key is made once and kept in the database.
+    ack_secret: SecretStr | None = None
+    ack_ttl: Duration = timedelta(hours=24)  # how long an ack link in a page stays valid
+
+    @field_validator("ack_secret")
+    @classmethod
+    def _ack_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < ACK_SECRET_MIN:
+            raise ValueError(
+                f"ack_secret must be at least {ACK_SECRET_MIN} characters; generate one with "
+                "`openssl rand -hex 32`, or leave it unset to have one kept in the database"
+            )
+        return value
+
+    @field_validator("ack_ttl")
+    @classmethod
+    def _ack_ttl(cls, value: timedelta) -> timedelta:
+        if value < timedelta(minutes=1):
+            raise ValueError('ack_ttl must be at least "1m" (links must outlive their delivery)')
+        return value
 
     @field_validator("listen")
     @classmethod
@@ -50,6 +71,42 @@ class DaemonConfig(Strict):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.listen}").rstrip("/")
+
+
+def _token_list(value: object) -> object:
+    """A `*_file` key gives one string: one token per line (blank lines and # comments skipped)."""
+    if isinstance(value, str):
+        lines = (line.strip() for line in value.splitlines())
+        return tuple(line for line in lines if line and not line.startswith("#"))
+    return value
+
+
+TokenList = Annotated[tuple[str, ...], BeforeValidator(_token_list)]
+TOKEN_MIN = 16
+
+
+class ApiConfig(Strict):
+    """Who may use the HTTP API. Tokens are secrets: use ${ENV} or a `*_file` key (one token
+    a line). Heartbeats use their check's own `token`, not these."""
+
+    # Bearer tokens (Authorization: Bearer …) that may post alerts: /api/v1/alerts/alertmanager
+    # and /api/v1/events/pagerduty.
+    write_tokens: TokenList = Field(default=(), repr=False)
+    # PagerDuty Events API v2 routing keys: an event whose `routing_key` is one of these is
+    # accepted by /api/v1/events/pagerduty without a bearer token, as PagerDuty would.
+    routing_keys: TokenList = Field(default=(), repr=False)
+
+    @field_validator("write_tokens", "routing_keys")
+    @classmethod
+    def _strong(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Values are never quoted back: they are secrets.
+        for index, token in enumerate(value, 1):
+            if len(token.strip()) < TOKEN_MIN:
+                raise ValueError(
+                    f"item {index} is shorter than {TOKEN_MIN} characters; make tokens with "
+                    "`openssl rand -hex 16`"
+                )
+        return tuple(t.strip() for t in value)
 
 
 class Defaults(Strict):
@@ -127,6 +184,7 @@ class Config(Strict):
     rules: tuple[RuleConfig, ...] = ()
     policies: tuple[PolicyConfig, ...] = ()
     notifiers: tuple[NotifierConfig, ...] = ()
+    api: ApiConfig = ApiConfig()
 
     @cached_property
     def check_by_name(self) -> dict[str, CheckConfig]:

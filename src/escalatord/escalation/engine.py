@@ -4,14 +4,19 @@
 then enqueues any step due now (level 0 with `after = "0m"` is paged at once, not at the next
 tick). `tick` fires the steps whose time has come; the timers (`next_step_at`) live in the
 store, so a restart picks up exactly where the previous process stopped.
+
+`on_alerts` is the entry for alerts other tools send (Alertmanager, PagerDuty-shaped events):
+they are matched by the same rules, deduplicated by their key and escalated by the same
+policies as checks, but they are not checks and have no state machine of their own.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 
@@ -25,6 +30,35 @@ from escalatord.store import states as state_store
 from escalatord.store.db import Store
 
 log = structlog.get_logger("escalatord.engine")
+
+
+@dataclass(frozen=True)
+class ExternalAlert:
+    """One alert from another tool, ready to be matched and applied.
+
+    `key` deduplicates (one open incident per key); `name` is what rules see as the label
+    "check"; `status` is the problem status rules match while the alert fires.
+    """
+
+    key: str
+    name: str
+    action: Literal["trigger", "acknowledge", "resolve"]
+    source: str  # "alertmanager", "pagerduty": the actor of acknowledgements and resolutions
+    status: Status = Status.CRITICAL
+    title: str = ""
+    summary: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    runbook: str = ""
+
+
+@dataclass(frozen=True)
+class AlertOutcome:
+    """What became of one alert: opened, updated, resolved, acknowledged, no_rule (no rule
+    matched: nothing opened), or not_open (nothing open to resolve or acknowledge)."""
+
+    key: str
+    outcome: str
+    incident: int | None = None
 
 
 class Engine:
@@ -110,6 +144,65 @@ class Engine:
                 policy=decision.policy,
             )
         return incident_id
+
+    async def on_alerts(self, alerts: Sequence[ExternalAlert]) -> list[AlertOutcome]:
+        """Apply alerts in one transaction (an Alertmanager webhook carries a group of them)."""
+        now = self.clock()
+        outcomes: list[AlertOutcome] = []
+        async with self.store.write() as conn:
+            for alert in alerts:
+                outcomes.append(await self._apply_alert(conn, alert, now))
+            await service.fire_due_steps(conn, now, lock=self.store.for_update)
+        for alert, done in zip(alerts, outcomes, strict=True):
+            log.info(
+                "alert",
+                source=alert.source,
+                name=alert.name,
+                key=alert.key,
+                action=alert.action,
+                outcome=done.outcome,
+                incident=done.incident,
+            )
+        self.wake()
+        return outcomes
+
+    async def _apply_alert(self, conn: Any, alert: ExternalAlert, now: datetime) -> AlertOutcome:
+        if alert.action == "resolve":
+            found = await service.resolve_alert(
+                conn, alert.key, by=alert.source, now=now, summary=alert.summary
+            )
+            return AlertOutcome(alert.key, "resolved" if found else "not_open", found)
+        if alert.action == "acknowledge":
+            found = await service.acknowledge_alert(conn, alert.key, by=alert.source, now=now)
+            return AlertOutcome(alert.key, "acknowledged" if found else "not_open", found)
+        decision = rules.match(self.config.rules, alert.labels, alert.name, alert.status)
+        if decision is None:
+            log.warning(
+                "no_rule_matched",
+                alert=alert.name,
+                source=alert.source,
+                status=alert.status.value,
+                hint="add a [[rule]] that matches this alert's labels to be paged",
+            )
+            return AlertOutcome(alert.key, "no_rule")
+        snap = None
+        if decision.policy is not None:
+            snap = planning.snapshot(self.config.policy_by_name[decision.policy])
+        incident_id, created = await service.raise_alert(
+            conn,
+            key=alert.key,
+            check=alert.name,
+            title=alert.title or f"{alert.name} is {alert.status.value.upper()}",
+            labels=alert.labels,
+            status=alert.status.value,
+            summary=alert.summary,
+            runbook=alert.runbook,
+            decision=decision,
+            policy_snapshot=snap,
+            now=now,
+            source=alert.source,
+        )
+        return AlertOutcome(alert.key, "opened" if created else "updated", incident_id)
 
     async def tick(self) -> int:
         """Fire every escalation step that is due; returns outbox rows enqueued."""

@@ -27,7 +27,11 @@ PAGE_EVENTS = tuple(e.value for e in Event if e.is_page)
 
 
 def view(row: Any, base_url: str = "") -> IncidentView:
-    """What notifications say about an incident row."""
+    """What notifications say about an incident row.
+
+    `ack_url` stays None here: a link is signed per page and recipient when the dispatcher
+    sends it (notify/links.py), so every retry of one page carries the same link.
+    """
     return IncidentView(
         id=str(row.id),
         key=row.key,
@@ -41,7 +45,7 @@ def view(row: Any, base_url: str = "") -> IncidentView:
         steps=tuple(row.steps or ()),
         summary=row.summary or "",
         opened_at=row.opened_at,
-        ack_url=None,  # signed ack links arrive with the ack-from-the-page work
+        ack_url=None,
     )
 
 
@@ -170,7 +174,7 @@ async def fire_due_steps(
     for row in (await conn.execute(stmt)).all():
         steps, next_index, next_at = planning.due(row.policy, row.opened_at, row.next_step, now)
         for step in steps:
-            enqueued += await _enqueue(
+            enqueued += await enqueue(
                 conn, row, step.event, step.level, step.notify, now, tag=str(step.index)
             )
             await add_timeline(
@@ -189,7 +193,7 @@ async def fire_due_steps(
     return enqueued
 
 
-async def _enqueue(
+async def enqueue(
     conn: AsyncConnection,
     row: Any,
     event: Event,
@@ -202,6 +206,7 @@ async def _enqueue(
     """Insert one outbox row per notifier; the idempotency key makes a repeat impossible."""
     payload = view(row).to_json()
     payload["status"] = row.status
+    payload["acknowledged_by"] = row.acknowledged_by or ""
     count = 0
     for name in dict.fromkeys(notifiers):
         key = f"{row.id}:{tag}:{event}:{name}"
@@ -227,14 +232,16 @@ async def _enqueue(
 
 
 async def paged_notifiers(conn: AsyncConnection, incident_id: int) -> list[str]:
-    """Notifiers that were (or are being) paged for the incident, in first-paged order."""
+    """Notifiers that received (or are still trying to deliver) a page for the incident, in
+    first-paged order. A notifier whose page failed for good never reached anyone: it is not
+    told about the ack or the resolution (its fallback, which did page someone, is)."""
     rows = await conn.execute(
         select(outbox.c.notifier, func.min(outbox.c.id).label("first"))
         .where(
             and_(
                 outbox.c.incident_id == incident_id,
                 outbox.c.event.in_(PAGE_EVENTS),
-                outbox.c.status != "muted",
+                outbox.c.status.in_(("pending", "delivered")),
             )
         )
         .group_by(outbox.c.notifier)
@@ -293,7 +300,7 @@ async def _change(
         )
     ).scalar()
     row = await get(conn, incident_id)
-    await _enqueue(conn, row, event, level or 0, notify, now, tag=event.value)
+    await enqueue(conn, row, event, level or 0, notify, now, tag=event.value)
     return row
 
 
@@ -301,8 +308,13 @@ def action_kind(action: str) -> str:
     return {"ack": "acknowledged", "resolve": "resolved", "close": "closed"}[action]
 
 
-async def acknowledge(conn: AsyncConnection, incident_id: int, *, by: str, now: datetime) -> Any:
-    """Acknowledge: escalation stops and everyone paged so far is told who took it."""
+async def acknowledge(
+    conn: AsyncConnection, incident_id: int, *, by: str, now: datetime, how: str = ""
+) -> Any:
+    """Acknowledge: escalation stops and everyone paged so far is told who took it.
+
+    `how` is added to the timeline message, e.g. "from the ack link in a page to oncall-sms".
+    """
     return await _change(
         conn,
         incident_id,
@@ -311,7 +323,7 @@ async def acknowledge(conn: AsyncConnection, incident_id: int, *, by: str, now: 
         by,
         Event.ACKNOWLEDGED,
         {"acknowledged_at": now, "acknowledged_by": by},
-        f"acknowledged by {by}",
+        f"acknowledged by {by}" + (f" {how}" if how else ""),
     )
 
 
@@ -408,3 +420,85 @@ async def get_timeline(conn: AsyncConnection, incident_id: int) -> list[Any]:
             )
         ).all()
     )
+
+
+# ---- incidents raised by ingested alerts (Alertmanager, PagerDuty-shaped events) -------------
+
+
+async def raise_alert(
+    conn: AsyncConnection,
+    *,
+    key: str,
+    check: str,
+    title: str,
+    labels: dict[str, str],
+    status: str,
+    summary: str,
+    runbook: str,
+    decision: Decision,
+    policy_snapshot: dict[str, Any] | None,
+    now: datetime,
+    source: str,
+) -> tuple[int, bool]:
+    """An ingested alert fires: open an incident for its dedup `key`, or update the open one.
+
+    Returns (incident id, created). Senders repeat firing alerts (Alertmanager re-sends them
+    every repeat_interval): a repeat that says nothing new changes nothing and leaves no
+    timeline entry. The alert's own `runbook`, when it has one, wins over the rule's.
+    """
+    existing = await find_open(conn, key)
+    if existing is not None:
+        if existing.summary != summary or dict(existing.labels or {}) != labels:
+            await conn.execute(
+                update(incidents)
+                .where(incidents.c.id == existing.id)
+                .values(summary=summary, labels=dict(labels))
+            )
+            await add_timeline(
+                conn, existing.id, now, "updated", f"{source}: {check} is {status}: {summary}"
+            )
+        return existing.id, False
+    incident_id, created = await open_incident(
+        conn,
+        key=key,
+        check=check,
+        labels=labels,
+        status=status,
+        summary=summary,
+        decision=decision,
+        policy_snapshot=policy_snapshot,
+        now=now,
+    )
+    values: dict[str, Any] = {"title": title}
+    if runbook:
+        values["runbook"] = runbook
+    await conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
+    return incident_id, created
+
+
+async def resolve_alert(
+    conn: AsyncConnection, key: str, *, by: str, now: datetime, summary: str
+) -> int | None:
+    """An ingested alert resolved: resolve the open incident for `key`, if any."""
+    row = await find_open(conn, key)
+    if row is None:
+        return None
+    if summary:
+        await conn.execute(
+            update(incidents).where(incidents.c.id == row.id).values(summary=summary)
+        )
+    await resolve(conn, row.id, by=by, now=now, reason=summary)
+    return row.id
+
+
+async def acknowledge_alert(
+    conn: AsyncConnection, key: str, *, by: str, now: datetime
+) -> int | None:
+    """An ingested acknowledgement: acknowledge the open incident for `key` if it is still
+    triggered (acknowledging twice is not an error for a sender). Returns its id, if open."""
+    row = await find_open(conn, key)
+    if row is None:
+        return None
+    if row.status == IncidentStatus.TRIGGERED.value:
+        await acknowledge(conn, row.id, by=by, now=now)
+    return row.id

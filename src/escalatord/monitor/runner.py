@@ -2,6 +2,10 @@
 
 States are kept in memory (loaded from the store at start) and written back in batches once
 a second; a hard change is written at once, together with its incident, by the engine.
+
+Passive checks (`Check.kind == "passive"`, e.g. heartbeats) are not probed: on schedule their
+`evaluate(store, now)` judges the signals stored for them, and signals arriving over HTTP are
+fed in through `on_passive()`. Both return a result and the state-machine settings for it.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import structlog
 from escalatord.checks.base import Check, Result, execute
 from escalatord.escalation.engine import Engine
 from escalatord.monitor.scheduler import CheckScheduler
-from escalatord.monitor.state import CheckState, next_delay, step
+from escalatord.monitor.state import CheckState, Params, next_delay, step
 from escalatord.store import states as state_store
 from escalatord.store.db import Store
 
@@ -52,17 +56,40 @@ class Monitor:
         check = self.checks.get(name)
         if check is None:  # removed by a reload while its job was firing
             return
+        if check.kind == "passive":
+            await self._evaluate_passive(name, check)
+            return
         result = await execute(check, None)
         await self.on_result(name, result)
 
-    async def on_result(self, name: str, result: Result) -> None:
+    async def _evaluate_passive(self, name: str, check: Check) -> None:
+        try:
+            fed = await check.evaluate(self.store, self.clock())  # type: ignore[attr-defined]
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the store is failing: judge again on the next run
+            log.exception("passive_evaluation_failed", check=name)
+            return
+        await self.on_passive(name, fed)
+
+    async def on_passive(self, name: str, fed: tuple[Result, Params] | None) -> None:
+        """Feed a passive check's result with its own state-machine settings (None: nothing
+        new to count)."""
+        if fed is not None:
+            result, params = fed
+            await self.on_result(name, result, params=params)
+
+    async def on_result(self, name: str, result: Result, *, params: Params | None = None) -> None:
+        """Feed one result through the state machine; `params` (default: the check's config)
+        says how many results make a change hard."""
         check = self.checks.get(name)
         if check is None:
             return
+        params = params or check.config
         self.completed += 1
         now = result.at or self.clock()
         state = self.states.get(name, CheckState())
-        new, transition = step(name, state, result.status, result.summary, check.config, now)
+        new, transition = step(name, state, result.status, result.summary, params, now)
         self.states[name] = new
         self.extra[name] = {
             "duration": round(result.duration, 6),
@@ -78,7 +105,7 @@ class Monitor:
                 log.exception("transition_failed", check=name)
         else:
             self._dirty.add(name)
-        self.scheduler.reschedule(name, next_delay(new, check.config))
+        self.scheduler.reschedule(name, next_delay(new, params))
 
     def replace_checks(self, checks: Mapping[str, Check]) -> None:
         self.checks = dict(checks)

@@ -1,20 +1,28 @@
-"""The contract every notifier type fulfils.
+"""The contract every notifier type fulfils: the plugin API (docs/notifiers.md has an example).
 
-A notifier builds and sends ONE message for one `Notification` and raises `NotifyError`
-(with `retryable`) when it cannot. Retries, backoff, dedup and recording live in the
-dispatcher, once, for every type.
+A notifier type is a `Notifier` subclass with its own `Config` model (a `NotifierConfig`
+subclass: unknown keys are errors, secrets are `SecretStr`). `send()` builds and sends ONE
+message for one `Notification` and raises `NotifyError` (with `retryable`) when it cannot.
+Retries, backoff, rate limits, circuit breaking, fallback and recording live in the
+dispatcher, once, for every type. `render(notification, config.template)` from
+`escalatord.notify.templates` gives the text every built-in type sends.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from escalatord.config.types import Duration, Strict
+from escalatord.config.types import Duration, Strict, parse_duration
+from escalatord.notify.templates import TemplateConfig
+
+NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\S+)\s*$")
 
 
 class Event(enum.StrEnum):
@@ -55,6 +63,9 @@ class IncidentView:
     summary: str = ""
     opened_at: datetime | None = None
     ack_url: str | None = None
+    # Not part of the public webhook payload (to_json leaves it out); kept in the outbox row so
+    # "acknowledged" messages can say who took the incident.
+    acknowledged_by: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -90,6 +101,7 @@ class IncidentView:
             summary=data.get("summary") or "",
             opened_at=datetime.fromisoformat(opened.replace("Z", "+00:00")) if opened else None,
             ack_url=data.get("ack_url"),
+            acknowledged_by=data.get("acknowledged_by") or "",
         )
 
 
@@ -113,12 +125,52 @@ class Notification:
 
 
 class NotifierConfig(Strict):
-    """Keys every notifier has. Type modules subclass this with their own keys."""
+    """Keys every notifier has. Type modules subclass this with their own keys.
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+    fallback          another notifier that gets a page this one could not deliver
+    rate_limit        at most this many messages per period, e.g. "20/1m"; more wait their turn
+    breaker_failures  this many failed attempts in a row open the circuit...
+    breaker_cooldown  ...and for this long no attempt is made (then one trial message)
+    template          { title = "...", body = "..." } overriding the default texts
+    """
+
+    name: str = Field(min_length=1, pattern=NAME)
     type: str
     max_age: Duration = timedelta(hours=1)  # give up retrying a message this old
     timeout: Duration = timedelta(seconds=10)
+    fallback: str | None = Field(default=None, pattern=NAME)
+    rate_limit: str | None = None
+    breaker_failures: int = Field(default=5, ge=1, le=1000)
+    breaker_cooldown: Duration = timedelta(seconds=60)
+    template: TemplateConfig | None = None
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_rate(value)
+        return value
+
+    @property
+    def rate(self) -> tuple[int, float] | None:
+        """(messages, per seconds) from `rate_limit`, or None for no limit."""
+        return parse_rate(self.rate_limit) if self.rate_limit else None
+
+
+def parse_rate(text: str) -> tuple[int, float]:
+    """ "20/1m" -> (20, 60.0). Raises ValueError naming the expected form."""
+    form = 'write it as messages/period, e.g. rate_limit = "20/1m"'
+    found = _RATE.match(text)
+    if not found:
+        raise ValueError(f"rate_limit {text!r} is not valid: {form}")
+    count = int(found.group(1))
+    try:
+        period = parse_duration(found.group(2)).total_seconds()
+    except ValueError:
+        raise ValueError(f"rate_limit {text!r}: the period is not a duration; {form}") from None
+    if count < 1 or period <= 0:
+        raise ValueError(f"rate_limit {text!r} must allow at least 1 message per period; {form}")
+    return count, period
 
 
 class Notifier:

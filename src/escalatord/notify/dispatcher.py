@@ -1,26 +1,43 @@
-"""Delivery from the durable outbox: retry with backoff and jitter, mute, record, give up.
+"""Guaranteed delivery from the durable outbox, done once for every notifier type.
 
 Every notification is an outbox row before any attempt. The dispatcher claims due rows by
 pushing their `next_attempt_at` one lease ahead (so a crash mid-send retries after the lease,
-at least once, and two nodes never send one row at the same time), sends each in its own task
-with a timeout, and writes the outcome and a timeline entry. A slow or dead notifier only
-occupies its own tasks: other channels keep flowing.
+at least once, and two nodes never send one row at the same time), and sends each in its own
+task with a timeout. A slow or dead notifier only occupies its own tasks.
+
+For each row:
+- a page for an incident that is no longer triggered is muted, not sent;
+- the notifier's gate (notify/gate.py: rate limit, circuit breaker, a server's Retry-After)
+  may postpone it without counting an attempt;
+- a page gets its signed ack link (notify/links.py), the same on every retry;
+- a failed attempt is retried with exponential backoff and jitter (at least as long as the
+  server's Retry-After) until the row is `max_age` old;
+- a permanent failure or an exhausted retry is recorded on the incident timeline, counted,
+  and a page goes on to the notifier's `fallback`. When a page has no fallback left and no
+  other page of its step reached anyone, the next level is paged at once
+  (`incidents.pages.nobody_reached`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
+import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, insert, select, update
 
 from escalatord.errors import NotifyError
+from escalatord.incidents.pages import nobody_reached
 from escalatord.incidents.service import add_timeline
 from escalatord.notify.base import Event, IncidentView, Notification, Notifier
+from escalatord.notify.gate import Gate
+from escalatord.notify.links import AckLinks
 from escalatord.store.db import Store
 from escalatord.store.tables import incidents, outbox
 
@@ -30,6 +47,7 @@ BACKOFF_BASE = 1.0  # seconds before the first retry (before jitter)
 BACKOFF_CAP = 300.0  # never wait longer than this between attempts
 LEASE_SLACK = 30.0  # a claimed row is retried this long after its send timeout if we die
 PER_NOTIFIER = 8  # sends in flight per notifier
+MAX_FALLBACK_DEPTH = 8  # config forbids fallback cycles; this bounds a chain regardless
 
 
 def backoff(attempts: int, rng: Callable[[float, float], float] = random.uniform) -> float:
@@ -39,7 +57,12 @@ def backoff(attempts: int, rng: Callable[[float, float], float] = random.uniform
 
 
 class Dispatcher:
-    """Sends what the outbox holds. `wake()` after enqueueing to skip the poll delay."""
+    """Sends what the outbox holds. `wake()` after enqueueing to skip the poll delay.
+
+    `links` makes the ack links in pages; without it pages carry none (`ack_url` null).
+    Counters for metrics: `sent`, `failed`, `fallbacks`, `unreached`, `deferred`, and
+    `outcomes[(notifier, outcome)]`.
+    """
 
     def __init__(
         self,
@@ -48,16 +71,23 @@ class Dispatcher:
         *,
         poll: float = 1.0,
         clock: Callable[[], datetime] | None = None,
+        links: AckLinks | None = None,
     ):
         self.store = store
         self.notifiers = dict(notifiers)
         self.poll = poll
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.links = links
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._limits: dict[str, asyncio.Semaphore] = {}
+        self._gates: dict[str, tuple[tuple[Any, ...], Gate]] = {}
         self.sent = 0
         self.failed = 0
+        self.fallbacks = 0
+        self.unreached = 0
+        self.deferred = 0
+        self.outcomes: Counter[tuple[str, str]] = Counter()
 
     def wake(self) -> None:
         self._wake.set()
@@ -65,6 +95,17 @@ class Dispatcher:
     def replace_notifiers(self, notifiers: Mapping[str, Notifier]) -> None:
         """Used by reload: rows for a removed notifier fail with a clear error."""
         self.notifiers = dict(notifiers)
+
+    def gate(self, notifier: Notifier) -> Gate:
+        """The notifier's gate; a new one when its limits changed in a reload."""
+        cfg = notifier.config
+        settings = (cfg.rate, cfg.breaker_failures, cfg.breaker_cooldown)
+        known = self._gates.get(notifier.name)
+        if known is None or known[0] != settings:
+            gate = Gate(cfg.rate, cfg.breaker_failures, cfg.breaker_cooldown.total_seconds())
+            self._gates[notifier.name] = (settings, gate)
+            return gate
+        return known[1]
 
     async def run(self) -> None:
         """Loop until cancelled."""
@@ -93,11 +134,10 @@ class Dispatcher:
             )
             rows = (await conn.execute(self.store.for_update(stmt))).all()
             for row in rows:
-                notifier = self.notifiers.get(row.notifier)
-                timeout = notifier.config.timeout.total_seconds() if notifier else 0
-                lease = now + timedelta(seconds=timeout + LEASE_SLACK)
                 await conn.execute(
-                    update(outbox).where(outbox.c.id == row.id).values(next_attempt_at=lease)
+                    update(outbox)
+                    .where(outbox.c.id == row.id)
+                    .values(next_attempt_at=self._lease(now, row.notifier))
                 )
         for row in rows:
             task = asyncio.create_task(self._deliver(row))
@@ -105,10 +145,49 @@ class Dispatcher:
             task.add_done_callback(self._tasks.discard)
         return len(rows)
 
+    def _lease(self, now: datetime, name: str) -> datetime:
+        notifier = self.notifiers.get(name)
+        timeout = notifier.config.timeout.total_seconds() if notifier else 0
+        return now + timedelta(seconds=timeout + LEASE_SLACK)
+
     async def drain(self, grace: float) -> None:
         """Wait for sends in flight (shutdown); what does not finish is retried after restart."""
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=grace)
+
+    async def send_test(self, name: str, incident: IncidentView) -> tuple[str, str | None]:
+        """Put a `test` message for notifier `name` in the outbox and deliver it once, now,
+        through the same path as every page. Returns (status, error): ("delivered", None) or
+        ("failed", why). A test is never retried later nor sent to a fallback."""
+        now = self.clock()
+        key = f"test:{name}:{now.timestamp():.6f}"
+        async with self.store.write() as conn:
+            await conn.execute(
+                insert(outbox).values(
+                    key=key,
+                    incident_id=None,
+                    notifier=name,
+                    event=str(Event.TEST),
+                    level=0,
+                    payload=incident.to_json(),
+                    status="pending",
+                    attempts=0,
+                    created_at=now,
+                    # Leased from the start: a daemon sharing the database leaves it to us.
+                    next_attempt_at=self._lease(now, name),
+                )
+            )
+            row = (await conn.execute(select(outbox).where(outbox.c.key == key))).one()
+        notifier = self.notifiers.get(name)
+        if notifier is None:
+            error = f"notifier {name!r} is not configured"
+        else:
+            failure = await self._attempt(row, notifier)
+            error = None if failure is None else str(failure)
+        await self._finish(row, "delivered" if error is None else "failed", error)
+        return ("delivered", None) if error is None else ("failed", error)
+
+    # -- one row ------------------------------------------------------------------------------
 
     async def _deliver(self, row: Any) -> None:
         notifier = self.notifiers.get(row.notifier)
@@ -119,27 +198,57 @@ class Dispatcher:
         if event.is_page and not await self._still_triggered(row.incident_id):
             await self._finish(row, "muted", "incident no longer triggered", record=False)
             return
+        gate = self.gate(notifier)
+        wait = gate.admit(time.monotonic())
+        if wait > 0:
+            await self._postpone(row, notifier, wait, gate.state)
+            return
+        failure = await self._attempt(row, notifier)
+        now = time.monotonic()
+        if failure is None:
+            gate.success(now)
+            await self._finish(row, "delivered", None)
+            return
+        if failure.retryable:
+            if gate.failure(now, failure.retry_after):
+                log.warning(
+                    "circuit_open",
+                    notifier=row.notifier,
+                    failures=gate.failures,
+                    cooldown=notifier.config.breaker_cooldown.total_seconds(),
+                )
+        else:
+            gate.success(now)  # the endpoint answered: it is up, this message was refused
+        await self._failed_attempt(row, notifier, failure, gate.blocked_for(now))
+
+    async def _attempt(self, row: Any, notifier: Notifier) -> NotifyError | None:
+        """One send of `row`; the failure, or None when it was delivered."""
+        notification = await self._notification(row)
         limit = self._limits.setdefault(row.notifier, asyncio.Semaphore(PER_NOTIFIER))
-        notification = Notification(
-            event=event, level=row.level, incident=IncidentView.from_json(row.payload), key=row.key
-        )
         async with limit:
             try:
                 await asyncio.wait_for(
                     notifier.send(notification), notifier.config.timeout.total_seconds() + 5
                 )
             except NotifyError as exc:
-                await self._failed_attempt(row, notifier, str(exc), exc.retryable, exc.retry_after)
-                return
+                return exc
             except TimeoutError:
-                await self._failed_attempt(row, notifier, "timed out", True, None)
-                return
+                return NotifyError("timed out", retryable=True)
             except Exception as exc:  # a notifier bug: retry, and say what it was
-                await self._failed_attempt(
-                    row, notifier, f"{type(exc).__name__}: {exc}", True, None
-                )
-                return
-        await self._finish(row, "delivered", None)
+                return NotifyError(f"{type(exc).__name__}: {exc}", retryable=True)
+        return None
+
+    async def _notification(self, row: Any) -> Notification:
+        incident = IncidentView.from_json(row.payload)
+        event = Event(row.event)
+        if event.is_page and self.links is not None and row.incident_id is not None:
+            try:
+                url = await self.links.url(row.incident_id, row.id, row.created_at)
+            except Exception:  # a page without a link beats no page
+                log.exception("ack_link_failed", incident=row.incident_id)
+            else:
+                incident = dataclasses.replace(incident, ack_url=url)
+        return Notification(event=event, level=row.level, incident=incident, key=row.key)
 
     async def _still_triggered(self, incident_id: int | None) -> bool:
         if incident_id is None:
@@ -150,20 +259,45 @@ class Dispatcher:
             ).scalar()
         return status == "triggered"
 
-    async def _failed_attempt(
-        self, row: Any, notifier: Notifier, error: str, retryable: bool, retry_after: float | None
-    ) -> None:
+    async def _postpone(self, row: Any, notifier: Notifier, wait: float, state: str) -> None:
+        """Not now (rate limit, open circuit, Retry-After): try again in `wait` seconds, without
+        counting an attempt, unless that is past the row's max_age."""
         now = self.clock()
-        attempts = row.attempts + 1
-        delay = max(backoff(attempts), retry_after or 0.0)
-        next_at = now + timedelta(seconds=delay)
-        too_old = next_at > row.created_at + notifier.config.max_age
-        if not retryable or too_old:
-            why = (
-                "permanent failure"
-                if not retryable
-                else (f"gave up after {attempts} attempts (max_age {notifier.config.max_age})")
+        next_at = now + timedelta(seconds=wait)
+        if next_at > row.created_at + notifier.config.max_age:
+            why = "circuit open" if state != "closed" else "held back by rate limit or Retry-After"
+            await self._finish(
+                row,
+                "failed",
+                f"gave up: {why} until after max_age ({notifier.config.max_age})",
             )
+            return
+        async with self.store.write() as conn:
+            await conn.execute(
+                update(outbox).where(outbox.c.id == row.id).values(next_attempt_at=next_at)
+            )
+        self.deferred += 1
+        log.debug("notify_postponed", notifier=row.notifier, wait=round(wait, 3), circuit=state)
+
+    async def _failed_attempt(
+        self, row: Any, notifier: Notifier, failure: NotifyError, hold: float = 0.0
+    ) -> None:
+        """Schedule the next attempt, or give up. `hold`: seconds the notifier's gate keeps
+        everything back (open circuit, Retry-After); a retry is never planned sooner."""
+        now = self.clock()
+        error = str(failure)
+        attempts = row.attempts + 1
+        delay = max(backoff(attempts), failure.retry_after or 0.0, hold)
+        next_at = now + timedelta(seconds=delay)
+        max_age = notifier.config.max_age
+        too_old = next_at > row.created_at + max_age
+        if not failure.retryable or too_old:
+            if not failure.retryable:
+                why = "permanent failure"
+            elif hold >= delay:
+                why = f"gave up after {attempts} attempts: circuit open past max_age ({max_age})"
+            else:
+                why = f"gave up after {attempts} attempts (max_age {max_age})"
             await self._finish(row, "failed", f"{why}: {error}")
             return
         async with self.store.write() as conn:
@@ -182,6 +316,7 @@ class Dispatcher:
                     f"{error}; retrying in {delay:.1f}s",
                     data={"outbox": row.id},
                 )
+        self.outcomes[(row.notifier, "retry")] += 1
         log.warning(
             "notify_retry",
             notifier=row.notifier,
@@ -189,13 +324,15 @@ class Dispatcher:
             incident=row.incident_id,
             attempt=attempts,
             error=error,
-            retry_in=delay,
+            retry_in=round(delay, 3),
         )
 
     async def _finish(
         self, row: Any, status: str, error: str | None, *, record: bool = True
     ) -> None:
         now = self.clock()
+        fallback: str | None = None
+        escalated = False
         async with self.store.write() as conn:
             await conn.execute(
                 update(outbox)
@@ -220,6 +357,13 @@ class Dispatcher:
                     message,
                     data={"outbox": row.id, "level": row.level},
                 )
+            if status == "failed" and row.incident_id is not None and Event(row.event).is_page:
+                fallback = await self._fall_back(conn, row, now)
+                if fallback is None:
+                    escalated = await nobody_reached(
+                        conn, row.incident_id, row.key, now=now, error=error or "failed"
+                    )
+        self.outcomes[(row.notifier, status)] += 1
         if status == "delivered":
             self.sent += 1
             log.info(
@@ -237,4 +381,46 @@ class Dispatcher:
                 notification_event=row.event,
                 incident=row.incident_id,
                 error=error,
+                fallback=fallback,
             )
+        if fallback is not None:
+            self.fallbacks += 1
+            self.wake()
+        if escalated:
+            self.unreached += 1
+            log.error("page_reached_nobody", incident=row.incident_id, key=row.key)
+            self.wake()  # the next level's pages are in the outbox now
+
+    async def _fall_back(self, conn: Any, row: Any, now: datetime) -> str | None:
+        """Enqueue the failed page for the notifier's fallback; returns its name, if any."""
+        notifier = self.notifiers.get(row.notifier)
+        target = notifier.config.fallback if notifier is not None else None
+        if target is None or row.key.count(">") >= MAX_FALLBACK_DEPTH:
+            return None
+        key = f"{row.key}>{target}"
+        exists = (await conn.execute(select(outbox.c.id).where(outbox.c.key == key))).first()
+        if exists is not None:
+            return None
+        await conn.execute(
+            insert(outbox).values(
+                key=key,
+                incident_id=row.incident_id,
+                notifier=target,
+                event=row.event,
+                level=row.level,
+                payload=row.payload,
+                status="pending",
+                attempts=0,
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+        await add_timeline(
+            conn,
+            row.incident_id,
+            now,
+            "fallback",
+            f"{row.event} to {row.notifier} could not be delivered: sending it to {target}",
+            data={"outbox": row.id, "fallback": target},
+        )
+        return target

@@ -140,6 +140,7 @@ heartbeats = Table(
     "heartbeats",
     metadata,
     Column("check", String(200), primary_key=True),
+    Column("first_seen_at", UTCDateTime),  # first judged: a job that never pings is late from here
     Column("last_ping_at", UTCDateTime),  # last success signal
     Column("last_start_at", UTCDateTime),  # last /start signal
     Column("last_fail_at", UTCDateTime),  # last /fail or non-zero exit signal
@@ -156,4 +157,14 @@ ack_tokens = Table(
     Column("recipient", String(200), nullable=False),
     Column("used_at", UTCDateTime, nullable=False),
     Column("used_by", Text, nullable=False),
+)
+
+# The key that signs ack links when [daemon] ack_secret is not set: made once at random and kept
+# here, so links survive restarts and every node and CLI of one database verifies the same way.
+ack_keys = Table(
+    "ack_keys",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("secret", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )

@@ -1,4 +1,4 @@
-"""Heartbeat signals and used ack-link tokens.
+"""Heartbeat signals, used ack-link tokens and the generated ack-link key.
 
 Revision ID: 0002
 Revises: 0001
@@ -22,6 +22,7 @@ def upgrade() -> None:
     op.create_table(
         "heartbeats",
         sa.Column("check", sa.String(200), nullable=False),
+        sa.Column("first_seen_at", sa.DateTime(), nullable=True),
         sa.Column("last_ping_at", sa.DateTime(), nullable=True),
         sa.Column("last_start_at", sa.DateTime(), nullable=True),
         sa.Column("last_fail_at", sa.DateTime(), nullable=True),
@@ -44,8 +45,16 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("token_id", name=op.f("pk_ack_tokens")),
     )
+    op.create_table(
+        "ack_keys",
+        sa.Column("name", sa.String(32), nullable=False),
+        sa.Column("secret", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_ack_keys")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("ack_keys")
     op.drop_table("ack_tokens")
     op.drop_table("heartbeats")

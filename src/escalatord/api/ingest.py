@@ -1,0 +1,225 @@
+"""Alert ingest: other tools raise incidents through escalatord's rules and policies.
+
+`POST /api/v1/alerts/alertmanager` takes Prometheus Alertmanager's webhook payload (version 4):
+each alert is deduplicated by its fingerprint (or, without one, by its labels); `firing` opens
+or updates an incident, `resolved` resolves it. Labels become the incident's labels (plus
+`ingest = "alertmanager"`), the `alertname` label is the name rules see as "check", and the
+annotations `summary`/`description` and `runbook_url` become the summary and runbook.
+The `severity` label picks the status rules match: warning/warn/info/low → warning, anything
+else → critical. Authentication: a bearer token from `[api] write_tokens`.
+
+`POST /api/v1/events/pagerduty` takes PagerDuty Events API v2 events (`routing_key`,
+`event_action` trigger/acknowledge/resolve, `dedup_key`, `payload.summary/source/severity`),
+so anything that can page PagerDuty can page escalatord. The routing key must be one of
+`[api] routing_keys` (or the request carries a write token). `payload.source` is the name
+rules see; labels are `ingest = "pagerduty"`, `source`, `severity` and, when given,
+`component`, `group` and `class`. The reply is PagerDuty's: 202 with the `dedup_key`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from escalatord.api.auth import (
+    BodyTooLarge,
+    bearer,
+    error,
+    read_body,
+    require_write_token,
+    token_matches,
+)
+from escalatord.checks.base import Status
+from escalatord.escalation.engine import ExternalAlert
+
+if TYPE_CHECKING:
+    from escalatord.app import App
+
+NAME_MAX = 200  # the incidents.check column
+WARNING_SEVERITIES = {"warning", "warn", "info", "informational", "low", "minor"}
+
+
+class _Lenient(BaseModel):
+    # Senders add fields over time; only what escalatord reads is validated.
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class AmAlert(_Lenient):
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str]
+    annotations: dict[str, str] = Field(default_factory=dict)
+    fingerprint: str = ""
+
+
+class AmPayload(_Lenient):
+    alerts: list[AmAlert]
+    receiver: str = ""
+
+
+class PdPayload(_Lenient):
+    summary: str = Field(min_length=1, max_length=1024)
+    source: str = Field(min_length=1, max_length=255)
+    severity: Literal["critical", "error", "warning", "info"]
+    component: str | None = None
+    group: str | None = None
+    class_: str | None = Field(default=None, alias="class")
+
+
+class PdEvent(_Lenient):
+    routing_key: str = Field(min_length=1)
+    event_action: Literal["trigger", "acknowledge", "resolve"]
+    dedup_key: str | None = Field(default=None, min_length=1, max_length=255)
+    payload: PdPayload | None = None
+    client: str | None = None
+
+
+def problems(exc: ValidationError) -> list[str]:
+    """Readable validation errors: `alerts[2].status: Input should be 'firing' or 'resolved'`."""
+    out = []
+    for err in exc.errors(include_url=False, include_context=False, include_input=False):
+        path = ""
+        for part in err["loc"]:
+            path += f"[{part + 1}]" if isinstance(part, int) else (f".{part}" if path else part)
+        out.append(f"{path or 'body'}: {err['msg']}")
+    return out
+
+
+def status_of(severity: str | None) -> Status:
+    return Status.WARNING if (severity or "").lower() in WARNING_SEVERITIES else Status.CRITICAL
+
+
+def alertmanager_alerts(payload: AmPayload) -> list[ExternalAlert]:
+    out = []
+    for alert in payload.alerts:
+        labels = {**alert.labels, "ingest": "alertmanager"}
+        name = (alert.labels.get("alertname") or "alertmanager-alert")[:NAME_MAX]
+        fingerprint = (
+            alert.fingerprint
+            or hashlib.sha256(json.dumps(sorted(alert.labels.items())).encode()).hexdigest()[:16]
+        )
+        notes = alert.annotations
+        headline = notes.get("summary", "")
+        summary = notes.get("description") or headline or f"{name} is {alert.status}"
+        out.append(
+            ExternalAlert(
+                key=f"alertmanager:{fingerprint}",
+                name=name,
+                action="trigger" if alert.status == "firing" else "resolve",
+                source="alertmanager",
+                status=status_of(alert.labels.get("severity")),
+                title=f"{name}: {headline}" if headline else f"{name} is firing",
+                summary=summary,
+                labels=labels,
+                runbook=notes.get("runbook_url") or notes.get("runbook") or "",
+            )
+        )
+    return out
+
+
+def pagerduty_alert(event: PdEvent, dedup_key: str) -> ExternalAlert:
+    source = "pagerduty" + (f":{event.client}" if event.client else "")
+    payload = event.payload
+    if payload is None:  # acknowledge and resolve need only the key
+        return ExternalAlert(
+            key=f"pagerduty:{dedup_key}", name="", action=event.event_action, source=source
+        )
+    labels = {"ingest": "pagerduty", "source": payload.source, "severity": payload.severity}
+    for key, value in (
+        ("component", payload.component),
+        ("group", payload.group),
+        ("class", payload.class_),
+    ):
+        if value:
+            labels[key] = value
+    return ExternalAlert(
+        key=f"pagerduty:{dedup_key}",
+        name=payload.source[:NAME_MAX],
+        action=event.event_action,
+        source=source,
+        status=status_of(payload.severity),
+        title=payload.summary,
+        summary=payload.summary,
+        labels=labels,
+    )
+
+
+async def _json(request: Request) -> Any | JSONResponse:
+    try:
+        raw = await read_body(request)
+    except BodyTooLarge:
+        return error(413, "the body is larger than 1 MiB")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return error(400, f"the body is not valid JSON: {exc}")
+
+
+def routes(app: App) -> list[Route]:
+    """The ingest routes, bound to a running App."""
+
+    async def alertmanager(request: Request) -> JSONResponse:
+        refused = require_write_token(request, app.config.api.write_tokens, "alert ingest")
+        if refused is not None:
+            return refused
+        data = await _json(request)
+        if isinstance(data, JSONResponse):
+            return data
+        try:
+            payload = AmPayload.model_validate(data)
+        except ValidationError as exc:
+            found = problems(exc)
+            return error(400, "not an Alertmanager webhook payload: " + "; ".join(found[:5]))
+        outcomes = await app.engine.on_alerts(alertmanager_alerts(payload))
+        counts: dict[str, int] = {}
+        for done in outcomes:
+            counts[done.outcome] = counts.get(done.outcome, 0) + 1
+        incidents = sorted({str(o.incident) for o in outcomes if o.incident is not None})
+        return JSONResponse({"received": len(outcomes), **counts, "incidents": incidents})
+
+    async def pagerduty(request: Request) -> JSONResponse:
+        data = await _json(request)
+        if isinstance(data, JSONResponse):
+            return data
+        api = app.config.api
+        if not api.routing_keys and not api.write_tokens:
+            return error(
+                403,
+                "event ingest is off: set [api] routing_keys (or write_tokens) in the config",
+            )
+        key = data.get("routing_key") if isinstance(data, dict) else None
+        key = key if isinstance(key, str) and key else None
+        token = bearer(request)
+        by_token = token is not None and token_matches(token, api.write_tokens)
+        by_key = key is not None and token_matches(key, api.routing_keys)
+        if not (by_token or by_key):
+            if token is None and key is None:
+                return error(401, "routing_key is required (or send Authorization: Bearer)")
+            return error(403, "unknown routing_key" if token is None else "invalid token")
+        try:
+            event = PdEvent.model_validate(data)
+        except ValidationError as exc:
+            found = problems(exc)
+            return error(400, "invalid event: " + "; ".join(found[:5]), errors=found)
+        if event.event_action == "trigger" and event.payload is None:
+            return error(400, "invalid event: payload is required for trigger", errors=[])
+        if event.event_action != "trigger" and event.dedup_key is None:
+            msg = f"invalid event: dedup_key is required for {event.event_action}"
+            return error(400, msg, errors=[])
+        dedup_key = event.dedup_key or uuid.uuid4().hex
+        await app.engine.on_alerts([pagerduty_alert(event, dedup_key)])
+        return JSONResponse(
+            {"status": "success", "message": "Event processed", "dedup_key": dedup_key},
+            status_code=202,
+        )
+
+    return [
+        Route("/api/v1/alerts/alertmanager", alertmanager, methods=["POST"]),
+        Route("/api/v1/events/pagerduty", pagerduty, methods=["POST"]),
+    ]

@@ -1,0 +1,163 @@
+"""What an incident's pages do to it: acknowledgement from the link in a page, and a page that
+reached nobody, which escalates to the next level at once.
+
+Like service.py, every function takes a connection inside a write transaction and the
+current time, and leaves timeline entries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from escalatord.errors import InvalidTransition, NotFound
+from escalatord.escalation import policy as planning
+from escalatord.incidents.lifecycle import IncidentStatus
+from escalatord.incidents.service import acknowledge, add_timeline, enqueue, get
+from escalatord.store.tables import ack_tokens, incidents, outbox
+
+# ---- acknowledgement from the page ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AckLink:
+    """What an ack link points at: the incident, who it was sent to, and its use, if any."""
+
+    incident: Any
+    recipient: str
+    used: Any | None  # the ack_tokens row once the link was used
+
+
+async def ack_link(
+    conn: AsyncConnection, incident_id: int, outbox_id: int, token_id: str
+) -> AckLink:
+    """Look up a (correctly signed) link. NotFound when its incident or page is gone."""
+    incident = await get(conn, incident_id)
+    page = (
+        await conn.execute(
+            select(outbox.c.notifier, outbox.c.incident_id).where(outbox.c.id == outbox_id)
+        )
+    ).first()
+    if page is None or page.incident_id != incident_id:
+        raise NotFound(f"no page {outbox_id} for incident {incident_id}")
+    used = (await conn.execute(select(ack_tokens).where(ack_tokens.c.token_id == token_id))).first()
+    return AckLink(incident=incident, recipient=page.notifier, used=used)
+
+
+async def acknowledge_by_link(
+    conn: AsyncConnection,
+    incident_id: int,
+    outbox_id: int,
+    token_id: str,
+    *,
+    now: datetime,
+    name: str = "",
+) -> Any:
+    """Acknowledge from an ack link: the link is marked used and the incident acknowledged, in
+    one transaction. InvalidTransition when the link was used or the incident is no longer
+    triggered; then nothing changes (the caller's transaction is rolled back)."""
+    link = await ack_link(conn, incident_id, outbox_id, token_id)
+    if link.used is not None:
+        raise InvalidTransition(
+            f"this link was already used by {link.used.used_by} at "
+            f"{link.used.used_at:%Y-%m-%d %H:%M:%S} UTC"
+        )
+    by = f"{name} ({link.recipient})" if name else link.recipient
+    await conn.execute(
+        insert(ack_tokens).values(
+            token_id=token_id,
+            incident_id=incident_id,
+            recipient=link.recipient,
+            used_at=now,
+            used_by=by,
+        )
+    )
+    return await acknowledge(
+        conn, incident_id, by=by, now=now, how=f"from the ack link sent to {link.recipient}"
+    )
+
+
+# ---- pages that reach nobody ---------------------------------------------------------------
+
+
+def step_prefix(key: str) -> str:
+    """The part of an outbox key shared by every page of one escalation step (fallbacks too):
+    keys are "<incident>:<step>:<event>:<notifier>[>fallback...]"."""
+    incident, step, *_ = key.split(":", 2)
+    return f"{incident}:{step}:"
+
+
+async def nobody_reached(
+    conn: AsyncConnection, incident_id: int, key: str, *, now: datetime, error: str
+) -> bool:
+    """A page (`key`) has failed for good and has no fallback left. If no other page of its
+    step was delivered or is still being tried, nobody was reached: the next step of the
+    policy is paged now instead of at its time. Returns True when that happened.
+
+    The incident row is locked first, so two last pages failing together on PostgreSQL cannot
+    each see the other as still pending: the second waits and then sees the first failed.
+    """
+    row = (
+        await conn.execute(select(incidents).where(incidents.c.id == incident_id).with_for_update())
+    ).first()
+    if row is None or row.status != IncidentStatus.TRIGGERED.value or row.policy is None:
+        return False
+    alive = (
+        await conn.execute(
+            select(func.count())
+            .select_from(outbox)
+            .where(
+                and_(
+                    outbox.c.incident_id == incident_id,
+                    outbox.c.key.like(step_prefix(key) + "%"),
+                    outbox.c.key != key,
+                    outbox.c.status.in_(("pending", "delivered")),
+                )
+            )
+        )
+    ).scalar()
+    if alive:
+        return False
+    steps = planning.plan(row.policy, row.opened_at)
+    if row.next_step >= len(steps):
+        await add_timeline(
+            conn,
+            incident_id,
+            now,
+            "unreached",
+            f"this page reached nobody ({error}) and the policy has no further level",
+            data={"key": key},
+        )
+        return False
+    step = steps[row.next_step]
+    await add_timeline(
+        conn,
+        incident_id,
+        now,
+        "unreached",
+        f"this page reached nobody ({error}): escalating to the next level now",
+        data={"key": key, "was_due": step.due_at.isoformat()},
+    )
+    await enqueue(conn, row, step.event, step.level, step.notify, now, tag=str(step.index))
+    await add_timeline(
+        conn,
+        incident_id,
+        now,
+        "paged",
+        f"level {step.level} ({step.event}): notified {', '.join(step.notify)}",
+        data={"step": step.index, "cycle": step.cycle, "due_at": step.due_at.isoformat()},
+    )
+    following = steps[row.next_step + 1] if row.next_step + 1 < len(steps) else None
+    await conn.execute(
+        update(incidents)
+        .where(incidents.c.id == incident_id)
+        .values(
+            next_step=row.next_step + 1,
+            next_step_at=following.due_at if following else None,
+        )
+    )
+    return True

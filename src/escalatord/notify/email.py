@@ -1,0 +1,270 @@
+"""The `email` notifier: one mail per notification over SMTP, plain text and HTML.
+
+Config keys (besides the common ones, see `NotifierConfig`):
+
+    host        SMTP server name or address
+    port        default 587 with starttls, 465 with tls, 25 with none
+    security    "starttls" (default: plain connection upgraded with STARTTLS, refused if the
+                server does not offer it), "tls" (implicit TLS, "SMTPS"), or "none"
+    username    login for SMTP AUTH (with password); never sent without TLS
+    password    a secret: "${SMTP_PASSWORD}" or password_file = "/etc/escalatord/smtp-password"
+    from        the sender address, e.g. "escalatord <escalatord@example.org>"
+    to          recipient addresses (a list)
+    ca_file     trust this CA (PEM) for the server's certificate instead of the system's
+    verify_tls  false only for a lab server with a self-signed certificate (default true)
+    html        also send an HTML part (default true)
+
+The subject is the message title: "[CRITICAL] hl7-adt-feed is CRITICAL". Every mail of one
+incident shares a thread (References), carries X-Escalatord-Incident / -Event / -Severity
+headers and `Auto-Submitted: auto-generated`, and its Message-ID is derived from the
+notification key, so a retried mail has the same id and mail clients show it once.
+
+Failures: 4xx replies, lost connections and timeouts are retryable; 5xx replies (bad
+recipient, authentication refused), a missing STARTTLS and certificate errors are permanent
+(they need a person to fix the config, so the fallback is used at once). Recipients refused
+while others accepted: delivered, and the refused ones are logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import html
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+from typing import Literal
+
+import structlog
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from escalatord.errors import NotifyError
+from escalatord.notify.base import Notification, Notifier, NotifierConfig
+from escalatord.notify.templates import Message, render
+
+log = structlog.get_logger("escalatord.notify.email")
+DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+
+
+def _address(value: str, key: str) -> str:
+    if any(c in value for c in "\r\n"):
+        raise ValueError(f"{key}: an address must be on one line")
+    _name, addr = parseaddr(value)
+    if "@" not in addr or addr.startswith("@") or addr.endswith("@"):
+        raise ValueError(
+            f"{key}: {value!r} is not an e-mail address; write e.g. "
+            '"oncall@example.org" or "On call <oncall@example.org>"'
+        )
+    return value
+
+
+class EmailConfig(NotifierConfig):
+    """Keys of a `type = "email"` notifier."""
+
+    host: str = Field(min_length=1)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    from_: str = Field(alias="from")
+    to: tuple[str, ...] = Field(min_length=1)
+    ca_file: str | None = None
+    verify_tls: bool = True
+    html: bool = True
+
+    @field_validator("from_")
+    @classmethod
+    def _from(cls, value: str) -> str:
+        return _address(value, "from")
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_address(v, "to") for v in value)
+
+    @model_validator(mode="after")
+    def _auth(self) -> EmailConfig:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together: set both, or neither")
+        if self.password is not None and self.security == "none":
+            raise ValueError(
+                'a password is never sent without TLS: set security = "starttls" or "tls"'
+            )
+        return self
+
+    @property
+    def smtp_port(self) -> int:
+        return self.port or DEFAULT_PORTS[self.security]
+
+
+class EmailNotifier(Notifier):
+    """Sends one mail per notification with smtplib, in a worker thread."""
+
+    Config = EmailConfig
+    config: EmailConfig
+
+    async def send(self, notification: Notification) -> None:
+        """Build the mail and hand it to the SMTP server, or raise NotifyError."""
+        mail = build_mail(self.config, notification)
+        await asyncio.to_thread(self._deliver, mail)
+
+    def _deliver(self, mail: EmailMessage) -> None:
+        cfg = self.config
+        where = f"{cfg.host}:{cfg.smtp_port}"
+        try:
+            refused = self._smtp(mail)
+        except smtplib.SMTPResponseException as exc:
+            text = (
+                exc.smtp_error.decode("utf-8", "replace")
+                if isinstance(exc.smtp_error, bytes)
+                else str(exc.smtp_error)
+            )
+            what = (
+                "authentication refused"
+                if isinstance(exc, smtplib.SMTPAuthenticationError)
+                else "refused"
+            )
+            raise self._error(
+                where, f"{what}: {exc.smtp_code} {text}", exc.smtp_code < 500
+            ) from None
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            detail = "; ".join(
+                f"{rcpt}: {code} {msg.decode('utf-8', 'replace')}"
+                for rcpt, (code, msg) in exc.recipients.items()
+            )
+            raise self._error(
+                where, f"every recipient refused ({detail})", any(c < 500 for c in codes)
+            ) from None
+        except smtplib.SMTPNotSupportedError as exc:
+            raise self._error(where, f"{exc}; check security and username", False) from None
+        except ssl.SSLCertVerificationError as exc:
+            raise self._error(
+                where,
+                f"TLS certificate not trusted ({exc.verify_message}); set ca_file to the "
+                "server's CA, or fix host to match its certificate",
+                False,
+            ) from None
+        except TimeoutError:
+            raise self._error(
+                where, f"timed out after {cfg.timeout.total_seconds():g}s", True
+            ) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise self._error(where, f"{type(exc).__name__}: {exc}", True) from None
+        if refused:
+            log.warning(
+                "email_recipients_refused",
+                notifier=self.name,
+                refused=sorted(refused),
+                hint="the other recipients got the mail",
+            )
+
+    def _smtp(self, mail: EmailMessage) -> dict[str, tuple[int, bytes]]:
+        cfg = self.config
+        timeout = cfg.timeout.total_seconds()
+        context = self._tls_context()
+        client: smtplib.SMTP
+        if cfg.security == "tls":
+            client = smtplib.SMTP_SSL(cfg.host, cfg.smtp_port, timeout=timeout, context=context)
+        else:
+            client = smtplib.SMTP(cfg.host, cfg.smtp_port, timeout=timeout)
+        with client:
+            if cfg.security == "starttls":
+                client.starttls(context=context)  # SMTPNotSupportedError if not offered
+            if cfg.username is not None and cfg.password is not None:
+                client.login(cfg.username, cfg.password.get_secret_value())
+            return client.send_message(mail)
+
+    def _tls_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.config.ca_file)
+        if not self.config.verify_tls:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def _error(self, where: str, detail: str, retryable: bool) -> NotifyError:
+        return NotifyError(f"email {self.name!r} ({where}): {detail}", retryable=retryable)
+
+
+def build_mail(config: EmailConfig, notification: Notification) -> EmailMessage:
+    """The mail for one notification: headers, a text part and (optionally) an HTML part."""
+    message = render(notification, config.template)
+    domain = parseaddr(config.from_)[1].rpartition("@")[2] or "escalatord.invalid"
+    digest = hashlib.sha256(notification.key.encode()).hexdigest()[:32]
+    mail = EmailMessage()
+    mail["Subject"] = message.title
+    mail["From"] = config.from_
+    mail["To"] = ", ".join(config.to)
+    mail["Date"] = formatdate(usegmt=True)
+    mail["Message-ID"] = f"<{digest}.escalatord@{domain}>"
+    incident = notification.incident
+    if notification.event != "test":
+        thread = f"<incident-{incident.id}.escalatord@{domain}>"
+        mail["References"] = thread
+        mail["In-Reply-To"] = thread
+    mail["Auto-Submitted"] = "auto-generated"
+    mail["X-Escalatord-Incident"] = incident.id
+    mail["X-Escalatord-Event"] = str(notification.event)
+    mail["X-Escalatord-Severity"] = incident.severity
+    if message.is_page and incident.severity in ("critical", "error"):
+        mail["Importance"] = "high"
+        mail["X-Priority"] = "1"
+    mail.set_content(message.body)
+    if config.html:
+        mail.add_alternative(html_body(message), subtype="html")
+    return mail
+
+
+def html_body(message: Message) -> str:
+    """The HTML part: the same facts as the text, laid out, with an Acknowledge button."""
+    e = html.escape
+    f = message.fields
+    parts = [f"<h2 style='margin:0 0 .5em'>{e(message.title)}</h2>"]
+    if message.custom_body:
+        parts.append(f"<pre style='font:inherit;white-space:pre-wrap'>{e(message.body)}</pre>")
+    else:
+        for key in ("intro", "summary"):
+            if f[key]:
+                parts.append(f"<p>{e(f[key])}</p>")
+        rows = [
+            ("Check", e(f["check"])),
+            ("Severity", e(f["severity"])),
+            ("Owner", e(f["owner"])),
+            ("Runbook", _link(f["runbook"])),
+            ("Labels", e(f["labels"])),
+            ("Opened", e(f["opened_at"])),
+        ]
+        parts.append(
+            "<table cellpadding='4' style='border-collapse:collapse'>"
+            + "".join(
+                f"<tr><th align='left'>{label}</th><td>{value}</td></tr>"
+                for label, value in rows
+                if value
+            )
+            + "</table>"
+        )
+        if message.steps and message.is_page:
+            items = "".join(f"<li>{e(step)}</li>" for step in message.steps)
+            parts.append(f"<p><b>What to do</b></p><ol>{items}</ol>")
+    if message.ack_url:
+        parts.append(
+            f"<p><a href='{e(message.ack_url, quote=True)}' style='display:inline-block;"
+            "padding:.6em 1.2em;background:#c62828;color:#fff;text-decoration:none;"
+            "border-radius:4px'>Acknowledge</a></p>"
+            f"<p style='color:#666;font-size:small'>{e(message.ack_url)}</p>"
+        )
+    return (
+        "<!doctype html><html><body style='font-family:sans-serif'>"
+        + "".join(parts)
+        + (
+            f"<p style='color:#666;font-size:small'>escalatord · incident {e(f['incident_id'])}</p>"
+            "</body></html>"
+        )
+    )
+
+
+def _link(url: str) -> str:
+    if url.startswith(("https://", "http://")):
+        return f"<a href='{html.escape(url, quote=True)}'>{html.escape(url)}</a>"
+    return html.escape(url)

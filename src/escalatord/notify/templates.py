@@ -1,0 +1,223 @@
+"""Message text for the built-in notifiers: good defaults, overridable per notifier.
+
+`render(notification, template)` returns a `Message`:
+
+    title   one line: "[CRITICAL] hl7-adt-feed is CRITICAL", "[RESOLVED] hl7-adt-feed is ..."
+    body    plain text: what happened, check, severity, owner, runbook, action steps, ack link
+    fields  the template variables below, all strings ("" when unknown)
+
+and `message.short(limit)` is an SMS-sized text that always keeps the ack link whole.
+
+A notifier's `template = { title = "...", body = "..." }` replaces the default title and body.
+Placeholders are `$name` or `${name}` (Python's string.Template); `$$` is a literal `$`.
+Unknown placeholders are config errors. Variables:
+
+    headline        the default title          title           the incident's title
+    event           triggered, escalated, ...  intro           one sentence on what the event means
+    severity        critical, error, ...       status          triggered, acknowledged, ...
+    check           the check's name           summary         the check's last summary
+    owner           who owns the incident      runbook         the runbook link
+    steps           numbered action steps, one per line
+    ack_url         the acknowledge link ("" where there is none: test messages, resolved, ...)
+    incident_id     the incident number        level           policy level, counted from 1
+    opened_at       "2024-05-17 08:30 UTC"     labels          "category=patient-care, site=hq"
+    acknowledged_by who acknowledged it        key             the incident's dedup key
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pydantic import field_validator
+
+from escalatord.config.types import Strict
+
+if TYPE_CHECKING:
+    from escalatord.notify.base import Notification
+
+VARIABLES = (
+    "headline",
+    "title",
+    "event",
+    "intro",
+    "severity",
+    "status",
+    "check",
+    "summary",
+    "owner",
+    "runbook",
+    "steps",
+    "ack_url",
+    "incident_id",
+    "level",
+    "opened_at",
+    "labels",
+    "acknowledged_by",
+    "key",
+)
+
+_INTRO = {
+    "triggered": "",
+    "escalated": "Nobody has acknowledged this incident yet: it is escalated to you.",
+    "reminder": "This incident is still not acknowledged.",
+    "acknowledged": "Acknowledged{by}: escalation has stopped.",
+    "resolved": "The incident is resolved: no action is needed.",
+    "closed": "The incident is closed.",
+    "test": "This is a test message: no action is needed.",
+}
+_PAGES = ("triggered", "escalated", "reminder")
+
+
+class TemplateConfig(Strict):
+    """`template = { title = "...", body = "..." }` on any notifier."""
+
+    title: str | None = None
+    body: str | None = None
+
+    @field_validator("title", "body")
+    @classmethod
+    def _placeholders(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        template = string.Template(value)
+        if not template.is_valid():
+            raise ValueError("invalid placeholder: write $name or ${name}, and $$ for a literal $")
+        unknown = [name for name in template.get_identifiers() if name not in VARIABLES]
+        if unknown:
+            raise ValueError(
+                f"unknown placeholder ${unknown[0]}; known: "
+                + ", ".join(f"${name}" for name in VARIABLES)
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class Message:
+    """The texts of one notification, ready for a channel to lay out."""
+
+    event: str
+    title: str
+    body: str
+    fields: dict[str, str]
+    steps: tuple[str, ...] = ()
+    custom_body: bool = False  # the notifier's template replaced the default body
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_page(self) -> bool:
+        return self.event in _PAGES
+
+    @property
+    def ack_url(self) -> str:
+        return self.fields["ack_url"]
+
+    def short(self, limit: int = 320) -> str:
+        """SMS-sized text: the body when the template set one, else title, summary and link.
+
+        The ack link is never cut: the rest is shortened to fit around it.
+        """
+        if self.custom_body:
+            return _cut(" ".join(self.body.split()), limit)
+        link = f" Ack: {self.ack_url}" if self.ack_url and self.is_page else ""
+        summary = self.fields["summary"]
+        text = f"{self.title}: {summary}" if summary else self.title
+        text = " ".join(text.split())
+        return _cut(text, max(1, limit - len(link))) + link
+
+
+def render(notification: Notification, template: TemplateConfig | None = None) -> Message:
+    """The title, body and variables for `notification`, with `template` applied."""
+    values = variables(notification)
+    title = default_title(values)
+    values["headline"] = title
+    body = default_body(values, notification.incident.steps)
+    custom = False
+    if template is not None and template.title:
+        title = " ".join(string.Template(template.title).substitute(values).split())
+    if template is not None and template.body:
+        body = string.Template(template.body).substitute(values)
+        custom = True
+    return Message(
+        event=values["event"],
+        title=title,
+        body=body,
+        fields=values,
+        steps=tuple(notification.incident.steps),
+        custom_body=custom,
+        labels=dict(notification.incident.labels),
+    )
+
+
+def variables(notification: Notification) -> dict[str, str]:
+    """Every template variable for `notification`, as strings."""
+    incident = notification.incident
+    event = str(notification.event)
+    by = incident.acknowledged_by
+    opened = incident.opened_at.strftime("%Y-%m-%d %H:%M UTC") if incident.opened_at else ""
+    values = {
+        "headline": "",
+        "title": incident.title,
+        "event": event,
+        "intro": _INTRO.get(event, "").format(by=f" by {by}" if by else ""),
+        "severity": incident.severity,
+        "status": incident.status,
+        "check": incident.check,
+        "summary": incident.summary,
+        "owner": incident.owner,
+        "runbook": incident.runbook,
+        "steps": "\n".join(f"{i}. {step}" for i, step in enumerate(incident.steps, 1)),
+        # Only pages ask for an acknowledgement; the link in an "acknowledged" would be dead.
+        "ack_url": (incident.ack_url or "") if event in _PAGES else "",
+        "incident_id": incident.id,
+        "level": str(notification.level + 1),
+        "opened_at": opened,
+        "labels": ", ".join(f"{k}={v}" for k, v in sorted(incident.labels.items())),
+        "acknowledged_by": by,
+        "key": incident.key,
+    }
+    return values
+
+
+def default_title(values: dict[str, str]) -> str:
+    event, title = values["event"], values["title"]
+    severity = f"[{values['severity'].upper()}]"
+    if event == "triggered":
+        return f"{severity} {title}"
+    if event == "escalated":
+        return f"{severity} Escalated (level {values['level']}): {title}"
+    if event == "reminder":
+        return f"{severity} Reminder: {title}"
+    if event == "acknowledged" and values["acknowledged_by"]:
+        return f"[ACKNOWLEDGED] {title} (by {values['acknowledged_by']})"
+    return f"[{event.upper()}] {title}"
+
+
+def default_body(values: dict[str, str], steps: tuple[str, ...]) -> str:
+    lines: list[str] = []
+    if values["intro"]:
+        lines += [values["intro"], ""]
+    if values["summary"]:
+        lines += [values["summary"], ""]
+    for label, key in (
+        ("Check", "check"),
+        ("Severity", "severity"),
+        ("Owner", "owner"),
+        ("Runbook", "runbook"),
+        ("Labels", "labels"),
+    ):
+        if values[key]:
+            lines.append(f"{label + ':':<10} {values[key]}")
+    if steps and values["event"] in _PAGES:
+        lines += ["", "What to do:"]
+        lines += [f"  {i}. {step}" for i, step in enumerate(steps, 1)]
+    if values["ack_url"]:
+        lines += ["", f"Acknowledge: {values['ack_url']}"]
+    if values["opened_at"]:
+        lines += ["", f"Incident {values['incident_id']}, opened {values['opened_at']}."]
+    return "\n".join(lines).strip() + "\n"
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"

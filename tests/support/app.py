@@ -1,0 +1,64 @@
+"""An escalatord App inside the test's event loop, serving real HTTP on a free loopback port.
+
+Clients in these tests must be async (httpx.AsyncClient, asyncio subprocesses for curl): a
+blocking call would stall the loop the App's server runs in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import textwrap
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from escalatord.app import App
+from escalatord.config.loader import load_text
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def config_text(database: Path, port: int, body: str) -> str:
+    """A config for tests: fast ticks and defaults, then `body` (checks, rules, policies…)."""
+    head = textwrap.dedent(f"""
+        [daemon]
+        database = "sqlite:///{database}"
+        listen = "127.0.0.1:{port}"
+        tick = "100ms"
+
+        [defaults]
+        interval = "200ms"
+        timeout = "5s"
+        retries = 1
+        retry_interval = "200ms"
+    """)
+    return head + textwrap.dedent(body)
+
+
+@asynccontextmanager
+async def running_app(database: Path, body: str, port: int | None = None) -> AsyncIterator[App]:
+    """Start an App on `database` with `body` as the rest of its config; stop it after."""
+    port = port or free_port()
+    app = App(load_text(config_text(database, port, body), env={}))
+    await app.start()
+    app.base_url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
+    try:
+        yield app
+    finally:
+        await app.stop(2.0)
+
+
+async def eventually(predicate: Callable[[], bool], within: float = 10.0, what: str = "") -> None:
+    """Await until `predicate()` is true (checked every 20 ms); fail naming `what`."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
