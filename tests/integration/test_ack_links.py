@@ -5,7 +5,6 @@ refusals for used, forged, expired and stale links."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import textwrap
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -25,14 +24,9 @@ from escalatord.incidents import service
 from escalatord.notify.links import make_token
 from escalatord.store.tables import ack_keys, ack_tokens, incidents
 from tests.support.http_target import HttpTarget
+from tests.support.net import free_port
 
 DECISION = Decision(("r",), "critical", "p", "clinical-apps-lead", "", ("Call the vendor",))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

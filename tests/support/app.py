@@ -7,7 +7,6 @@ blocking call would stall the loop the App's server runs in.
 from __future__ import annotations
 
 import asyncio
-import socket
 import textwrap
 import time
 from collections.abc import AsyncIterator, Callable
@@ -16,12 +15,7 @@ from pathlib import Path
 
 from escalatord.app import App
 from escalatord.config.loader import load_text
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.net import free_port
 
 
 def config_text(database: Path, port: int, body: str) -> str:

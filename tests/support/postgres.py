@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support.net import free_port
 
 INSTALL_HINT = "apt-get install postgresql (Debian) to run the PostgreSQL store tests"
 USER = "postgres"
@@ -41,13 +42,6 @@ def find_bindir() -> Path | None:
         if all((bindir / tool).is_file() for tool in TOOLS):
             return bindir
     return None
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
