@@ -24,7 +24,7 @@ from escalatord.checks.base import Status
 from escalatord.config.model import Config
 from escalatord.escalation import policy as planning
 from escalatord.escalation import rules
-from escalatord.incidents import service
+from escalatord.incidents import alerts, service
 from escalatord.monitor.state import CheckState, Transition
 from escalatord.store import states as state_store
 from escalatord.store.db import Store
@@ -168,12 +168,12 @@ class Engine:
 
     async def _apply_alert(self, conn: Any, alert: ExternalAlert, now: datetime) -> AlertOutcome:
         if alert.action == "resolve":
-            found = await service.resolve_alert(
+            found = await service.resolve_key(
                 conn, alert.key, by=alert.source, now=now, summary=alert.summary
             )
             return AlertOutcome(alert.key, "resolved" if found else "not_open", found)
         if alert.action == "acknowledge":
-            found = await service.acknowledge_alert(conn, alert.key, by=alert.source, now=now)
+            found = await alerts.acknowledge_alert(conn, alert.key, by=alert.source, now=now)
             return AlertOutcome(alert.key, "acknowledged" if found else "not_open", found)
         decision = rules.match(self.config.rules, alert.labels, alert.name, alert.status)
         if decision is None:
@@ -188,7 +188,7 @@ class Engine:
         snap = None
         if decision.policy is not None:
             snap = planning.snapshot(self.config.policy_by_name[decision.policy])
-        incident_id, created = await service.raise_alert(
+        incident_id, created = await alerts.raise_alert(
             conn,
             key=alert.key,
             check=alert.name,

@@ -375,13 +375,18 @@ async def resolve_key(
     *,
     now: datetime,
     summary: str,
+    by: str = "recovery",
 ) -> int | None:
-    """Recovery: resolve the open incident for `key`, if any. Returns its id."""
+    """Resolve the open incident for `key`, if any (a check recovered, or a sender said the
+    alert resolved). The summary, when given, replaces the incident's. Returns its id."""
     row = await find_open(conn, key)
     if row is None:
         return None
-    await conn.execute(update(incidents).where(incidents.c.id == row.id).values(summary=summary))
-    await resolve(conn, row.id, by="recovery", now=now, reason=summary)
+    if summary:
+        await conn.execute(
+            update(incidents).where(incidents.c.id == row.id).values(summary=summary)
+        )
+    await resolve(conn, row.id, by=by, now=now, reason=summary)
     return row.id
 
 
@@ -420,85 +425,3 @@ async def get_timeline(conn: AsyncConnection, incident_id: int) -> list[Any]:
             )
         ).all()
     )
-
-
-# ---- incidents raised by ingested alerts (Alertmanager, PagerDuty-shaped events) -------------
-
-
-async def raise_alert(
-    conn: AsyncConnection,
-    *,
-    key: str,
-    check: str,
-    title: str,
-    labels: dict[str, str],
-    status: str,
-    summary: str,
-    runbook: str,
-    decision: Decision,
-    policy_snapshot: dict[str, Any] | None,
-    now: datetime,
-    source: str,
-) -> tuple[int, bool]:
-    """An ingested alert fires: open an incident for its dedup `key`, or update the open one.
-
-    Returns (incident id, created). Senders repeat firing alerts (Alertmanager re-sends them
-    every repeat_interval): a repeat that says nothing new changes nothing and leaves no
-    timeline entry. The alert's own `runbook`, when it has one, wins over the rule's.
-    """
-    existing = await find_open(conn, key)
-    if existing is not None:
-        if existing.summary != summary or dict(existing.labels or {}) != labels:
-            await conn.execute(
-                update(incidents)
-                .where(incidents.c.id == existing.id)
-                .values(summary=summary, labels=dict(labels))
-            )
-            await add_timeline(
-                conn, existing.id, now, "updated", f"{source}: {check} is {status}: {summary}"
-            )
-        return existing.id, False
-    incident_id, created = await open_incident(
-        conn,
-        key=key,
-        check=check,
-        labels=labels,
-        status=status,
-        summary=summary,
-        decision=decision,
-        policy_snapshot=policy_snapshot,
-        now=now,
-    )
-    values: dict[str, Any] = {"title": title}
-    if runbook:
-        values["runbook"] = runbook
-    await conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
-    return incident_id, created
-
-
-async def resolve_alert(
-    conn: AsyncConnection, key: str, *, by: str, now: datetime, summary: str
-) -> int | None:
-    """An ingested alert resolved: resolve the open incident for `key`, if any."""
-    row = await find_open(conn, key)
-    if row is None:
-        return None
-    if summary:
-        await conn.execute(
-            update(incidents).where(incidents.c.id == row.id).values(summary=summary)
-        )
-    await resolve(conn, row.id, by=by, now=now, reason=summary)
-    return row.id
-
-
-async def acknowledge_alert(
-    conn: AsyncConnection, key: str, *, by: str, now: datetime
-) -> int | None:
-    """An ingested acknowledgement: acknowledge the open incident for `key` if it is still
-    triggered (acknowledging twice is not an error for a sender). Returns its id, if open."""
-    row = await find_open(conn, key)
-    if row is None:
-        return None
-    if row.status == IncidentStatus.TRIGGERED.value:
-        await acknowledge(conn, row.id, by=by, now=now)
-    return row.id
