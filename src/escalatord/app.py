@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -90,8 +91,9 @@ class App:
         checks = {c.name: build_check(c, self.context) for c in config.checks if c.enabled}
         self.monitor = Monitor(self.store, self.engine, checks)
         await self.monitor.load()
-        self.monitor.scheduler.start()
+        # Jobs added before start() are not each handed to a running loop: 10k checks start fast.
         self.monitor.scheduler.set_checks(config.checks)
+        self.monitor.scheduler.start()
         self._server = _Server(
             uvicorn.Config(
                 build_api(self),
@@ -111,6 +113,7 @@ class App:
         ):
             self._tasks.append(asyncio.create_task(coro, name=name))
         await self._wait_api_started()
+        settle_heap()
         log.info("started", **_counts(config), listen=config.daemon.listen)
 
     async def _wait_api_started(self) -> None:
@@ -159,6 +162,7 @@ class App:
         for obj in (*dropped_checks, *dropped_notifiers):
             with contextlib.suppress(Exception):
                 await obj.close()
+        settle_heap()
         log.info("reloaded", **_counts(new))
 
     async def stop(self, grace: float) -> None:
@@ -183,6 +187,16 @@ class App:
         await self.context.aclose()
         await self.store.close()
         log.info("stopped")
+
+
+def settle_heap() -> None:
+    """Move what start-up or reload built (configs, checks, jobs) out of the GC's reach.
+
+    With 10,000 checks a full collection walks ~240k long-lived objects and stalls the loop
+    for 130-190 ms about once a minute (bench/RESULTS.md); frozen, they are never scanned.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _counts(config: Config) -> dict[str, int]:

@@ -116,7 +116,7 @@ def run(config_path: str) -> None:
 
     config = _load(config_path)
     eslog.configure(config.daemon.log_level)
-    _run(Daemon(config_path).run())
+    _run(Daemon(config_path, config).run())
 
 
 @main.command("check-config")

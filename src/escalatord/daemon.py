@@ -13,6 +13,7 @@ import structlog
 
 from escalatord.app import App
 from escalatord.config.loader import load
+from escalatord.config.model import Config
 from escalatord.errors import ConfigError
 
 log = structlog.get_logger("escalatord.daemon")
@@ -45,15 +46,17 @@ def watchdog_interval() -> float | None:
 
 
 class Daemon:
-    def __init__(self, config_path: str | Path):
+    def __init__(self, config_path: str | Path, config: Config | None = None):
         self.config_path = str(config_path)
+        self._initial = config  # already loaded by the caller: not parsed twice at start
         self.app: App | None = None
         self._stop = asyncio.Event()
         self._reloading: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         """Run until SIGTERM or SIGINT. Raises ConfigError or StoreError when it cannot start."""
-        config = load(self.config_path)
+        config = self._initial or load(self.config_path)
+        self._initial = None
         self.app = App(config)
         await self.app.start()
         loop = asyncio.get_running_loop()
