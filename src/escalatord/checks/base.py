@@ -8,6 +8,7 @@ hung or crashing probe never escapes into the scheduler.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import enum
 import time
@@ -98,7 +99,7 @@ class CheckContext:
                 pass
 
 
-class Check:
+class Check(abc.ABC):
     """Base class of check types. Subclasses set `Config` and implement `probe()`.
 
     `probe()` returns a Result (status and summary); it may raise, and may hang: `execute()`
@@ -117,11 +118,13 @@ class Check:
     def name(self) -> str:
         return self.config.name
 
-    async def probe(self) -> Result:  # pragma: no cover - every type overrides it
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def probe(self) -> Result:
+        """One run against the target: its status and a one-line summary."""
 
     async def close(self) -> None:
         """Release shared resources. Called on shutdown and when a reload drops the check."""
+        return  # optional: most types hold nothing of their own
 
 
 async def execute(check: Check, now: datetime | None = None) -> Result:

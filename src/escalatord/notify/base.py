@@ -10,6 +10,7 @@ dispatcher, once, for every type. `render(notification, config.template)` from
 
 from __future__ import annotations
 
+import abc
 import enum
 import re
 from dataclasses import dataclass, field
@@ -173,7 +174,7 @@ def parse_rate(text: str) -> tuple[int, float]:
     return count, period
 
 
-class Notifier:
+class Notifier(abc.ABC):
     """Base class of notifier types. Subclasses set `Config` and implement `send()`."""
 
     Config: ClassVar[type[NotifierConfig]] = NotifierConfig
@@ -185,9 +186,10 @@ class Notifier:
     def name(self) -> str:
         return self.config.name
 
-    async def send(self, notification: Notification) -> None:  # pragma: no cover
+    @abc.abstractmethod
+    async def send(self, notification: Notification) -> None:
         """Deliver one message or raise NotifyError."""
-        raise NotImplementedError
 
     async def close(self) -> None:
         """Release clients; called on shutdown and when a reload drops the notifier."""
+        return  # optional: most types hold nothing of their own
