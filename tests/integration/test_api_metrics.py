@@ -133,7 +133,7 @@ async def test_metrics_count_completed_checks_and_report_lateness(tmp_path, list
 
 
 async def test_metrics_count_notifications_sent(tmp_path):
-    """A failing check that opens an incident moves the notifications-sent counter."""
+    """A failing check that opens an incident moves the sent and per-notifier counters."""
     port = free_port()
     closed = free_port()  # nothing listens there: the check fails with "connection refused"
     with HttpTarget() as sink:
@@ -171,6 +171,8 @@ async def test_metrics_count_notifications_sent(tmp_path):
             await app.stop(2.0)
         assert sink.requests and sink.requests[0].json()["event"] == "triggered"
     assert after["escalatord_notifications_failed_total"] == 0
+    assert after['escalatord_notifier_outcomes_total{notifier="hook",outcome="delivered"}'] >= 1
+    assert after["escalatord_notifications_fallback_total"] == 0
 
 
 async def test_lateness_figures_cover_only_the_newest_runs(tmp_path, listener):

@@ -117,6 +117,33 @@ def prometheus_text(app: App) -> str:
         "Notifications given up on after their retries.",
         [("", app.dispatcher.failed)],
     )
+    metric(
+        "escalatord_notifications_fallback_total",
+        "counter",
+        "Pages handed to a notifier's fallback after it failed for good.",
+        [("", app.dispatcher.fallbacks)],
+    )
+    metric(
+        "escalatord_pages_unreached_total",
+        "counter",
+        "Escalation steps whose pages reached nobody (the next level was paged at once).",
+        [("", app.dispatcher.unreached)],
+    )
+    metric(
+        "escalatord_notifications_deferred_total",
+        "counter",
+        "Sends postponed by a rate limit, open circuit breaker or Retry-After.",
+        [("", app.dispatcher.deferred)],
+    )
+    metric(
+        "escalatord_notifier_outcomes_total",
+        "counter",
+        "Outcomes of send attempts, by notifier.",
+        [
+            (f'{{notifier="{_label(name)}",outcome="{_label(outcome)}"}}', count)
+            for (name, outcome), count in sorted(app.dispatcher.outcomes.items())
+        ],
+    )
     cpu = os.times()
     metric(
         "process_cpu_seconds_total",
@@ -159,3 +186,8 @@ def _number(value: float) -> str:
     if isinstance(value, int) or float(value).is_integer():
         return str(int(value))
     return repr(float(value))
+
+
+def _label(value: str) -> str:
+    """A Prometheus label value, escaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
