@@ -122,6 +122,19 @@ async def nobody_reached(
     ).scalar()
     if alive:
         return False
+    tag = key.split(":", 2)[1]
+    if not tag.isdigit() or int(tag) != row.next_step - 1:
+        # A page of an older step failed late (max_age is long): a later level was paged
+        # since, so the ladder has already moved past it. Say so; do not skip ahead again.
+        await add_timeline(
+            conn,
+            incident_id,
+            now,
+            "unreached",
+            f"this page reached nobody ({error}); a later level has been paged since",
+            data={"key": key},
+        )
+        return False
     steps = planning.plan(row.policy, row.opened_at)
     if row.next_step >= len(steps):
         await add_timeline(

@@ -71,8 +71,11 @@ async def add_timeline(
     )
 
 
-async def get(conn: AsyncConnection, incident_id: int) -> Any:
-    row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).first()
+async def get(conn: AsyncConnection, incident_id: int, *, lock: bool = False) -> Any:
+    """The incident row; `lock` takes its row lock (PostgreSQL; SQLite's one writer already
+    serialises), so a check-then-change cannot race another node or the CLI."""
+    stmt = select(incidents).where(incidents.c.id == incident_id)
+    row = (await conn.execute(stmt.with_for_update() if lock else stmt)).first()
     if row is None:
         raise NotFound(f"no incident with id {incident_id}")
     return row
@@ -278,7 +281,7 @@ async def _change(
     values: dict[str, Any],
     message: str,
 ) -> Any:
-    row = await get(conn, incident_id)
+    row = await get(conn, incident_id, lock=True)  # an ack racing a resolve waits, then sees it
     new_status = after(IncidentStatus(row.status), action)  # raises InvalidTransition
     if not new_status.is_open:
         values = {**values, "open_key": None}
@@ -360,7 +363,7 @@ async def close(
     """Close with a note (required): the incident is finished with."""
     if not note or not note.strip():
         raise InvalidTransition('closing an incident needs a note (--note "what was done")')
-    row = await get(conn, incident_id)
+    row = await get(conn, incident_id, lock=True)
     values: dict[str, Any] = {"closed_at": now, "close_note": note.strip()}
     if IncidentStatus(row.status).is_open:
         values |= {"resolved_at": now, "resolved_by": by}

@@ -43,6 +43,9 @@ class Monitor:
         self.states: dict[str, CheckState] = {}
         self.extra: dict[str, dict[str, Any]] = {}
         self._dirty: set[str] = set()
+        # One result at a time per check: a scheduled evaluation and a heartbeat ping (or a
+        # result and the transition it causes) must not interleave and apply out of order.
+        self._locks: dict[str, asyncio.Lock] = {}
         self.scheduler = CheckScheduler(self.run_check)
         self.completed = 0
 
@@ -62,26 +65,40 @@ class Monitor:
         result = await execute(check, None)
         await self.on_result(name, result)
 
+    def _lock(self, name: str) -> asyncio.Lock:
+        lock = self._locks.get(name)
+        if lock is None:
+            lock = self._locks[name] = asyncio.Lock()
+        return lock
+
     async def _evaluate_passive(self, name: str, check: Check) -> None:
-        try:
-            fed = await check.evaluate(self.store, self.clock())  # type: ignore[attr-defined]
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # the store is failing: judge again on the next run
-            log.exception("passive_evaluation_failed", check=name)
-            return
-        await self.on_passive(name, fed)
+        # The lock spans the read of the signals and the apply, so a ping that arrives in
+        # between is applied after this (older) verdict, never before it.
+        async with self._lock(name):
+            try:
+                fed = await check.evaluate(self.store, self.clock())  # type: ignore[attr-defined]
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the store is failing: judge again on the next run
+                log.exception("passive_evaluation_failed", check=name)
+                return
+            if fed is not None:
+                await self._apply(name, *fed)
 
     async def on_passive(self, name: str, fed: tuple[Result, Params] | None) -> None:
         """Feed a passive check's result with its own state-machine settings (None: nothing
         new to count)."""
         if fed is not None:
-            result, params = fed
-            await self.on_result(name, result, params=params)
+            async with self._lock(name):
+                await self._apply(name, *fed)
 
     async def on_result(self, name: str, result: Result, *, params: Params | None = None) -> None:
         """Feed one result through the state machine; `params` (default: the check's config)
         says how many results make a change hard."""
+        async with self._lock(name):
+            await self._apply(name, result, params)
+
+    async def _apply(self, name: str, result: Result, params: Params | None) -> None:
         check = self.checks.get(name)
         if check is None:
             return
@@ -108,11 +125,9 @@ class Monitor:
         self.scheduler.reschedule(name, next_delay(new, params))
 
     def replace_checks(self, checks: Mapping[str, Check]) -> None:
+        """Swap the running checks (reload). States are kept, also for checks that leave: one
+        disabled and enabled again must still know it was down, so its recovery resolves."""
         self.checks = dict(checks)
-        for name in list(self.states):
-            if name not in self.checks:
-                self.states.pop(name, None)
-                self._dirty.discard(name)
 
     async def flush(self) -> None:
         """Write every state changed since the last flush, in one transaction."""

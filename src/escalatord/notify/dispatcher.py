@@ -80,7 +80,8 @@ class Dispatcher:
         self.links = links
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._limits: dict[str, asyncio.Semaphore] = {}
+        self._busy: Counter[str] = Counter()  # sends in flight, by notifier
+        self._inflight: set[int] = set()  # outbox ids being sent
         self._gates: dict[str, tuple[tuple[Any, ...], Gate]] = {}
         self.sent = 0
         self.failed = 0
@@ -123,8 +124,17 @@ class Dispatcher:
                 pass
 
     async def dispatch_once(self) -> int:
-        """Claim every due row and start sending it; returns how many were started."""
+        """Claim due rows that a notifier has room for and start sending them; returns how
+        many were started.
+
+        A row is claimed only when its notifier has a free send slot, so a claimed row is
+        sent at once and its lease covers the send alone: a slow notifier's backlog stays
+        pending in the outbox instead of outliving leases while it waits (and being sent
+        twice).
+        """
         now = self.clock()
+        full = [name for name, busy in self._busy.items() if busy >= PER_NOTIFIER]
+        claimed: list[Any] = []
         async with self.store.write() as conn:
             stmt = (
                 select(outbox)
@@ -132,18 +142,39 @@ class Dispatcher:
                 .order_by(outbox.c.id)
                 .limit(200)
             )
-            rows = (await conn.execute(self.store.for_update(stmt))).all()
-            for row in rows:
+            if full:
+                stmt = stmt.where(outbox.c.notifier.not_in(full))
+            if self._inflight:
+                stmt = stmt.where(outbox.c.id.not_in(self._inflight))
+            for row in (await conn.execute(self.store.for_update(stmt))).all():
+                if self._busy[row.notifier] >= PER_NOTIFIER:
+                    continue
+                self._busy[row.notifier] += 1
+                self._inflight.add(row.id)
+                claimed.append(row)
                 await conn.execute(
                     update(outbox)
                     .where(outbox.c.id == row.id)
                     .values(next_attempt_at=self._lease(now, row.notifier))
                 )
-        for row in rows:
+        for row in claimed:
             task = asyncio.create_task(self._deliver(row))
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return len(rows)
+            task.add_done_callback(lambda t, r=row: self._released(t, r))
+        return len(claimed)
+
+    def _released(self, task: asyncio.Task[None], row: Any) -> None:
+        self._tasks.discard(task)
+        self._busy[row.notifier] -= 1
+        self._inflight.discard(row.id)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "deliver_failed",
+                notifier=row.notifier,
+                outbox=row.id,
+                error=type(task.exception()).__name__,
+            )
+        self.wake()  # a slot is free: rows waiting for it can go now
 
     def _lease(self, now: datetime, name: str) -> datetime:
         notifier = self.notifiers.get(name)
@@ -224,18 +255,17 @@ class Dispatcher:
     async def _attempt(self, row: Any, notifier: Notifier) -> NotifyError | None:
         """One send of `row`; the failure, or None when it was delivered."""
         notification = await self._notification(row)
-        limit = self._limits.setdefault(row.notifier, asyncio.Semaphore(PER_NOTIFIER))
-        async with limit:
-            try:
-                await asyncio.wait_for(
-                    notifier.send(notification), notifier.config.timeout.total_seconds() + 5
-                )
-            except NotifyError as exc:
-                return exc
-            except TimeoutError:
-                return NotifyError("timed out", retryable=True)
-            except Exception as exc:  # a notifier bug: retry, and say what it was
-                return NotifyError(f"{type(exc).__name__}: {exc}", retryable=True)
+        # One send; its slot was taken when the row was claimed (dispatch_once).
+        try:
+            await asyncio.wait_for(
+                notifier.send(notification), notifier.config.timeout.total_seconds() + 5
+            )
+        except NotifyError as exc:
+            return exc
+        except TimeoutError:
+            return NotifyError("timed out", retryable=True)
+        except Exception as exc:  # a notifier bug: retry, and say what it was
+            return NotifyError(f"{type(exc).__name__}: {exc}", retryable=True)
         return None
 
     async def _notification(self, row: Any) -> Notification:
@@ -334,6 +364,14 @@ class Dispatcher:
         fallback: str | None = None
         escalated = False
         async with self.store.write() as conn:
+            if row.incident_id is not None:
+                # Lock order is incident, then its outbox rows, as in ack/resolve (service.py):
+                # the other order deadlocks against them on PostgreSQL.
+                await conn.execute(
+                    select(incidents.c.id)
+                    .where(incidents.c.id == row.incident_id)
+                    .with_for_update()
+                )
             await conn.execute(
                 update(outbox)
                 .where(outbox.c.id == row.id)
