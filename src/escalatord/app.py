@@ -170,7 +170,7 @@ class App:
         cut = await self.monitor.scheduler.shutdown(grace)
         if cut:
             log.warning("checks_cut_short", count=cut)
-        await self.dispatcher.drain(min(grace, 5.0))
+        await self.dispatcher.drain(grace)  # a send cut short is sent again after restart
         if self._server is not None:
             self._server.should_exit = True
         for task in self._tasks:

@@ -17,7 +17,7 @@ from escalatord.escalation.engine import Engine
 from escalatord.escalation.policy import snapshot
 from escalatord.escalation.rules import Decision
 from escalatord.incidents import service
-from escalatord.incidents.pages import nobody_reached
+from escalatord.incidents.pages import acknowledge_by_link, nobody_reached
 from escalatord.monitor.runner import Monitor
 from escalatord.notify import dispatcher as dispatch_module
 from escalatord.notify.dispatcher import Dispatcher
@@ -200,3 +200,24 @@ name = "all"
     async with store.read() as conn:
         states = [r.status for r in await conn.execute(select(incidents.c.status))]
     assert states == ["resolved"]
+
+
+async def test_two_clicks_on_one_ack_link_ack_once(store_url):
+    """Two simultaneous uses of one ack link: one acknowledges, the other is told it was used."""
+    async with Store(store_url) as one, Store(store_url) as two:
+        incident_id = await open_incident(one, "db", ladder("0s"), T0)
+        async with one.read() as conn:
+            page_id = (await conn.execute(select(outbox.c.id))).scalar()
+
+        async def click(store: Store, name: str):
+            async with store.write() as conn:
+                return await acknowledge_by_link(
+                    conn, incident_id, page_id, "token-1", now=T0, name=name
+                )
+
+        outcomes = await asyncio.gather(
+            click(one, "alice"), click(two, "bob"), return_exceptions=True
+        )
+    acked = [o for o in outcomes if not isinstance(o, BaseException)]
+    refused = [o for o in outcomes if isinstance(o, InvalidTransition)]
+    assert len(acked) == 1 and len(refused) == 1, outcomes

@@ -60,6 +60,9 @@ async def acknowledge_by_link(
     """Acknowledge from an ack link: the link is marked used and the incident acknowledged, in
     one transaction. InvalidTransition when the link was used or the incident is no longer
     triggered; then nothing changes (the caller's transaction is rolled back)."""
+    # Lock the incident first (as every change does): two clicks on one link on PostgreSQL
+    # then queue, and the second sees the link used instead of failing on the insert.
+    await get(conn, incident_id, lock=True)
     link = await ack_link(conn, incident_id, outbox_id, token_id)
     if link.used is not None:
         raise InvalidTransition(
