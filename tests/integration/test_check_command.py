@@ -179,3 +179,13 @@ def test_config_errors_name_the_fix():
             CommandCheck.Config(name="p", type="command", command=command, shell=shell)
     assert shutil.which("true") is not None
     CommandCheck.Config(name="p", type="command", command=["true"])  # found on PATH
+
+
+async def test_exit_is_judged_although_a_background_child_holds_the_pipes(context, tmp_path):
+    """A plugin that exits 0 leaving `sleep 30 &` on its stdout is ok with its output, not
+    "timed out", and the child it left behind is killed with its group."""
+    pidfile = tmp_path / "pid"
+    script = f"echo 'OK - queue empty'; sleep 30 & echo $! > {pidfile}; exit 0"
+    result = await execute(make(context, script, shell=True, timeout="5s"))
+    assert (result.status, result.summary) == (Status.OK, "OK - queue empty")
+    _gone(int(pidfile.read_text()))

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from escalatord.checks import file_age
 from escalatord.checks.base import CheckContext, Status, execute
 from escalatord.checks.file_age import FileAgeCheck
 
@@ -99,3 +104,71 @@ def test_config_errors():
         FileAgeCheck.Config(name="d", type="file_age", path="incoming/*.csv", max_age="1h")
     with pytest.raises(ValidationError, match="warning_age must be shorter than max_age"):
         FileAgeCheck.Config(name="d", type="file_age", path="/srv", max_age="1h", warning_age="2h")
+
+
+class _HungShare:
+    """Stands in for a dead NFS mount: every scan blocks in its worker thread until released."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.scans = 0
+
+    def scan(self, path: str) -> file_age.Scan:
+        self.scans += 1
+        self.release.wait(30)
+        return file_age.Scan(0, None, None, missing=True)
+
+
+@pytest.fixture
+def hung(monkeypatch) -> Iterator[_HungShare]:
+    share = _HungShare()
+    monkeypatch.setattr(file_age, "scan", share.scan)
+    yield share
+    share.release.set()
+
+
+async def test_a_stuck_scan_is_not_started_again(tmp_path: Path, hung: _HungShare):
+    """While the previous scan is still stuck after its timeout, a run reports unknown
+    "previous scan still running" and starts no second scan."""
+    check = make(tmp_path, timeout="200ms")
+    first = await execute(check)
+    second = await execute(check)
+    assert first.status is Status.CRITICAL and "timed out" in first.summary
+    assert second.status is Status.UNKNOWN
+    assert "previous scan of" in second.summary and "still running" in second.summary
+    assert hung.scans == 1
+    hung.release.set()
+    for _ in range(250):  # the stuck scan ends: the next run scans again
+        if check._scan is not None and check._scan.done():
+            break
+        await asyncio.sleep(0.02)
+    third = await execute(check)
+    assert hung.scans == 2 and "does not exist" in third.summary  # what the stand-in returns
+
+
+async def test_stuck_scans_leave_the_loops_shared_threads_free(tmp_path: Path, hung: _HungShare):
+    """Scans stuck on a dead share do not hold the event loop's default executor, which other
+    parts of the daemon use: a job there still runs."""
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=1))
+    context = CheckContext()
+    try:
+        checks = [
+            FileAgeCheck(
+                FileAgeCheck.Config(
+                    name=f"drop-{i}",
+                    type="file_age",
+                    path=str(tmp_path),
+                    max_age="1h",
+                    timeout="100ms",
+                ),
+                context,
+            )
+            for i in range(3)
+        ]
+        results = [await execute(check) for check in checks]
+        assert all("timed out" in r.summary for r in results)
+        assert await asyncio.wait_for(loop.run_in_executor(None, lambda: "ran"), 10) == "ran"
+    finally:
+        hung.release.set()
+        await context.aclose()

@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from escalatord.checks.base import CheckContext, Status, execute
-from escalatord.checks.http import HttpCheck
+from escalatord.checks.http import HttpCheck, describe_error
 from tests.support.http_target import HttpTarget, Reply
 
 
@@ -231,3 +232,23 @@ async def test_ca_file_trusts_a_private_ca(
     url = tls_target.url().replace("http://", "https://")
     result = await execute(make(context, url=url, ca_file=str(certificate[0])))
     assert result.status is Status.OK, result.summary
+
+
+async def test_a_request_httpx_refuses_is_described_without_its_header_values(target: HttpTarget):
+    """When the HTTP library refuses our own request (a header value it will not send), the
+    summary says so without quoting the value: summaries are stored, logged and paged."""
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(httpx.HTTPError) as caught:
+            await client.get(target.url(), headers={"X-Api-Key": "s3cret-api-key\t"})
+    summary = describe_error(caught.value, "127.0.0.1")
+    assert "could not be sent" in summary and "check url and headers" in summary
+    assert "s3cret" not in summary
+
+
+def test_header_values_with_surrounding_blanks_are_refused():
+    """A header value with leading or trailing blanks, which every request would fail on, is
+    refused when the config is loaded."""
+    with pytest.raises(ValueError, match="remove the spaces or tabs"):
+        HttpCheck.Config.model_validate(
+            {"name": "web", "type": "http", "url": "http://127.0.0.1/", "headers": {"K": " v"}}
+        )

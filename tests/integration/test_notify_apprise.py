@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -38,8 +41,11 @@ def json_url(target: HttpTarget, path: str = "/apprise") -> str:
 async def send(urls: list[str], *notifications) -> None:
     config = {"name": "chat", "type": "apprise", "urls": urls}
     notifier = AppriseNotifier(AppriseNotifier.Config.model_validate(config))
-    for n in notifications:
-        await notifier.send(n)
+    try:
+        for n in notifications:
+            await notifier.send(n)
+    finally:
+        await notifier.close()
 
 
 def test_registry_resolves_apprise_type():
@@ -105,3 +111,18 @@ def test_urls_file_gives_one_url_a_line():
         "json://127.0.0.1:9/a",
         "json://127.0.0.1:9/b",
     ]
+
+
+async def test_delivery_while_the_loops_shared_threads_are_busy(target):
+    """Apprise runs in the notifier's own threads: with the event loop's default executor
+    held by a hung job (a stat() on a dead NFS mount), a page is still delivered."""
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=1))
+    hung = threading.Event()
+    blocker = loop.run_in_executor(None, hung.wait, 30)
+    try:
+        await asyncio.wait_for(send([json_url(target)], sample()), 20)
+        assert len(target.requests) == 1
+    finally:
+        hung.set()
+        await blocker

@@ -3,6 +3,10 @@ TLS, AUTH, the mail's headers and parts, and how SMTP failures are classified.""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import threading
+
 import pytest
 
 from escalatord import plugins
@@ -182,3 +186,47 @@ def test_bad_config_names_the_fix(keys, words):
     with pytest.raises(ValueError) as caught:
         notifier(25, None, **keys)
     assert words in str(caught.value)
+
+
+async def test_multi_line_title_becomes_a_one_line_subject(certs):
+    """An incident title with line breaks (an Alertmanager summary) is sent, its subject on
+    one line, instead of failing until max_age."""
+    title = "Disk almost full\non db-1:\r\n  /var at 97%"
+    async with SmtpServer(certs, "starttls", USERS) as smtp:
+        await notifier(smtp.port, certs).send(sample(title=title))
+    [(_, _, mail)] = smtp.messages
+    assert mail["Subject"] == "[CRITICAL] Disk almost full on db-1: /var at 97%"
+
+
+async def test_unusable_ca_file_is_a_permanent_failure(certs, tmp_path):
+    """A ca_file that is not a PEM file of CAs fails at once, not retryable, naming ca_file."""
+    bad = tmp_path / "ca.pem"
+    bad.write_text("this is not a certificate\n")
+    async with SmtpServer(certs, "starttls", USERS) as smtp:
+        error = await failure(notifier(smtp.port, None, ca_file=str(bad)))
+    assert not error.retryable and "ca_file" in str(error)
+    assert smtp.messages == []
+
+
+def test_ca_file_with_security_none_is_a_config_error(certs):
+    """ca_file with security = "none" contradicts itself: the config says which to remove."""
+    with pytest.raises(ValueError, match='ca_file is set but security = "none"'):
+        notifier(25, certs, security="none", username=None, password=None)
+
+
+async def test_mail_goes_out_while_the_loops_shared_threads_are_busy(certs):
+    """Mail is sent in the notifier's own threads: with the event loop's default executor
+    held by a hung job (a stat() on a dead NFS mount), a page is still delivered."""
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=1))
+    hung = threading.Event()
+    blocker = loop.run_in_executor(None, hung.wait, 30)
+    try:
+        async with SmtpServer(certs, "starttls", USERS) as smtp:
+            mailer = notifier(smtp.port, certs)
+            await asyncio.wait_for(mailer.send(sample()), 20)
+            await mailer.close()
+        assert len(smtp.messages) == 1
+    finally:
+        hung.set()
+        await blocker

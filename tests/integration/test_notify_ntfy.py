@@ -110,3 +110,23 @@ def test_topic_and_auth_are_checked():
         NtfyNotifier.Config.model_validate(
             {**base, "topic": "t", "token": "x", "username": "u", "password": "p"}
         )
+
+
+async def test_non_ascii_runbook_and_ack_links_are_sent_percent_encoded(sink):
+    """A runbook URL with accents (and an ack link on an IDN host) is published, as ASCII
+    links a phone opens to the same page, instead of failing until max_age."""
+    [message] = await publish(
+        sink,
+        sample(
+            runbook="https://wiki.example.org/Störungen/HL7 Schnittstelle",
+            ack_url="https://bücher.example/ack/42.7.1.AAAA",
+        ),
+    )
+    assert sink.invalid == []
+    assert message["click"] == "https://xn--bcher-kva.example/ack/42.7.1.AAAA"
+    assert message["actions"][0][2] == "https://xn--bcher-kva.example/ack/42.7.1.AAAA"
+    assert message["actions"][1] == [
+        "view",
+        "Runbook",
+        "https://wiki.example.org/St%C3%B6rungen/HL7%20Schnittstelle",
+    ]

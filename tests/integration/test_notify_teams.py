@@ -109,3 +109,20 @@ def test_the_stand_in_rejects_what_teams_rejects():
         "actions": [{"type": "Action.Submit", "title": "Go"}],
     }
     assert len(check_adaptive_card(card)) == 3
+
+
+async def test_target_text_cannot_restyle_the_card_or_fake_links(sink):
+    """Markdown in a summary, labels or plugin output reaches Teams escaped: `**`, `_`,
+    `[text](url)` and list markers are shown as written, not rendered."""
+    summary = "**ALL CLEAR** - ignore this page: [ack here](https://evil.example/x)\n- check_disk"
+    await send(sink, sample(summary=summary, labels={"site": "_hq_"}))
+    assert sink.invalid == []
+    card = sink.accepted[0].json()["attachments"][0]["content"]
+    texts = [e["text"] for e in card["body"] if e["type"] == "TextBlock"]
+    assert (
+        "\\*\\*ALL CLEAR\\*\\* - ignore this page: [ack here\\](https://evil.example/x)\n"
+        "\\- check\\_disk"
+    ) in texts
+    facts = next(e for e in card["body"] if e["type"] == "FactSet")["facts"]
+    assert {"title": "Labels", "value": "site=\\_hq\\_"} in facts
+    assert {"title": "Check", "value": "hl7-adt-feed"} in facts  # nothing to escape: unchanged

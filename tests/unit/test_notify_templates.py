@@ -110,3 +110,11 @@ def test_short_text_of_a_resolution_has_no_link():
     assert render(sample(Event.RESOLVED)).short() == (
         "[RESOLVED] hl7-adt-feed is CRITICAL: no heartbeat for 15m"
     )
+
+
+def test_a_multi_line_incident_title_gives_a_one_line_title():
+    """An incident title with line breaks (an Alertmanager summary) makes a one-line message
+    title, which every channel can carry (a mail Subject, an ntfy X-Title); the body keeps it."""
+    message = render(sample(title="Disk almost full\non db-1:\r\n\t/var at 97%"))
+    assert message.title == "[CRITICAL] Disk almost full on db-1: /var at 97%"
+    assert message.fields["title"] == "Disk almost full\non db-1:\r\n\t/var at 97%"

@@ -12,7 +12,10 @@ LABELS = {"site": "hq", "category": "patient-care", "env": "prod-eu-1"}
 
 
 def rule(name="r", **kw) -> RuleConfig:
-    return RuleConfig(name=name, **kw)
+    # Config models take TOML keys only: `continue`, not the field name `continue_`.
+    if "continue_" in kw:
+        kw["continue"] = kw.pop("continue_")
+    return RuleConfig.model_validate({"name": name, **kw})
 
 
 def test_rule_without_matchers_matches_every_problem():

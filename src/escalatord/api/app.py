@@ -47,6 +47,13 @@ def build(app: App) -> Starlette:
     async def not_found(_request: Request, _exc: Exception) -> JSONResponse:
         return JSONResponse({"error": "not found"}, status_code=404)
 
+    async def method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+        # Errors are JSON everywhere (DESIGN.md); keep the Allow header Starlette computed.
+        headers = getattr(exc, "headers", None) or {}
+        return JSONResponse(
+            {"error": f"method {request.method} not allowed"}, status_code=405, headers=headers
+        )
+
     return Starlette(
         routes=[
             Route("/healthz", healthz),
@@ -55,7 +62,7 @@ def build(app: App) -> Starlette:
             *ingest.routes(app),
             *ack.routes(app),
         ],
-        exception_handlers={404: not_found},
+        exception_handlers={404: not_found, 405: method_not_allowed},
     )
 
 

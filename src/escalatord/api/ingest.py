@@ -47,8 +47,9 @@ WARNING_SEVERITIES = {"warning", "warn", "info", "informational", "low", "minor"
 
 
 class _Lenient(BaseModel):
-    # Senders add fields over time; only what escalatord reads is validated.
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # Senders add fields over time; only what escalatord reads is validated. Fields are read
+    # by their wire names only (`class`, not `class_`).
+    model_config = ConfigDict(extra="allow")
 
 
 class AmAlert(_Lenient):

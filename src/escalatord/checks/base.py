@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from escalatord.config.types import Duration, Strict, format_duration
+from escalatord.config.types import Duration, Strict, format_duration, positive_timeout
 
 
 class Status(enum.StrEnum):
@@ -65,6 +65,11 @@ class CheckConfig(Strict):
     depends_on: tuple[str, ...] = ()
     enabled: bool = True
     description: str = ""
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: timedelta) -> timedelta:
+        return positive_timeout(value)
 
 
 class CheckContext:

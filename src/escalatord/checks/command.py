@@ -12,8 +12,10 @@ Exit code 0/1/2/3 → ok/warning/critical/unknown; any other code, or death by a
 unknown. The first line of output (before `|`) is the summary; perfdata becomes the result's
 measurements (see `perfdata.py`). The plugin runs in a process group of its own: at the
 check's `timeout`, and when the plugin exits, the whole group is killed, so nothing it
-started outlives it. At most `MAX_PARALLEL` plugins run at once per daemon, so a burst of
-checks cannot fork-bomb the host; the others wait for a free slot (within their timeout).
+started outlives it. The verdict is taken when the plugin exits, even if something it
+started still holds its output pipes (`sleep 30 &`): what was written by then is kept.
+At most `MAX_PARALLEL` plugins run at once per daemon, so a burst of checks cannot
+fork-bomb the host; the others wait for a free slot (within their timeout).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from escalatord.checks.perfdata import parse_output
 
 MAX_PARALLEL = max(8, 4 * (os.cpu_count() or 1))
 OUTPUT_CAP = 64 << 10  # bytes of each of stdout and stderr that are kept
+OUTPUT_GRACE = 2.0  # seconds to finish reading output once the plugin has exited
 STATUSES = {0: Status.OK, 1: Status.WARNING, 2: Status.CRITICAL, 3: Status.UNKNOWN}
 
 
@@ -66,16 +69,32 @@ class CommandConfig(CheckConfig):
         return self
 
 
-async def _drain(stream: asyncio.StreamReader | None) -> bytes:
-    """Read a pipe to its end, keeping the first OUTPUT_CAP bytes (the rest is discarded,
-    not left in the pipe, where it would block the plugin)."""
-    if stream is None:
-        return b""
-    kept = bytearray()
-    while chunk := await stream.read(65536):
-        if len(kept) < OUTPUT_CAP:
-            kept += chunk[: OUTPUT_CAP - len(kept)]
-    return bytes(kept)
+class _Plugin(asyncio.SubprocessProtocol):
+    """Collects a plugin's stdout and stderr (the first OUTPUT_CAP bytes of each; the rest is
+    read and discarded, not left in the pipe, where it would block the plugin) and says when
+    the process has exited and when its pipes have closed: two different moments when the
+    plugin left a background child holding the pipes."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.output = {1: bytearray(), 2: bytearray()}
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self.finished: asyncio.Future[None] = loop.create_future()  # exited and pipes closed
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        kept = self.output.get(fd)
+        if kept is not None and len(kept) < OUTPUT_CAP:
+            kept += data[: OUTPUT_CAP - len(kept)]
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.finished.done():
+            self.finished.set_result(None)
+
+    def text(self, fd: int) -> str:
+        return self.output[fd].decode("utf-8", "replace")
 
 
 def _kill_group(pid: int) -> None:
@@ -105,8 +124,10 @@ class CommandCheck(Check):
         argv = self._argv()
         # LC_ALL=C: plugins print numbers with a decimal point, whatever the host's locale.
         env = {**os.environ, "LC_ALL": "C", **cfg.env}
+        loop = asyncio.get_running_loop()
         try:
-            proc = await asyncio.create_subprocess_exec(
+            transport, plugin = await loop.subprocess_exec(
+                lambda: _Plugin(loop),
                 *argv,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
@@ -117,16 +138,26 @@ class CommandCheck(Check):
             )
         except OSError as exc:
             return Result(Status.UNKNOWN, f"cannot run {argv[0]}: {exc.strerror or exc}")
+        pid = transport.get_pid()
         try:
-            out, err = await asyncio.gather(_drain(proc.stdout), _drain(proc.stderr))
-            code = await proc.wait()
+            # The verdict is the exit code, known when the plugin exits, not when its pipes
+            # close: a child it left in the background may hold them open for much longer.
+            await plugin.exited
+            _kill_group(pid)  # that child goes now; then the pipes close and the output is read
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(plugin.finished), OUTPUT_GRACE)
         finally:
             # On timeout (execute() cancels us) and after a normal exit alike: whatever the
-            # plugin left running in its group goes too.
-            _kill_group(proc.pid)
-            if proc.returncode is None:
-                await proc.wait()
-        return self._judge(code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+            # plugin left running in its group goes too, and is reaped before we return.
+            _kill_group(pid)
+            try:
+                if not plugin.exited.done():
+                    await asyncio.shield(plugin.exited)
+            finally:
+                transport.close()  # pipes still held by a process outside the group: dropped
+        code = transport.get_returncode()
+        assert code is not None  # it has exited
+        return self._judge(code, plugin.text(1), plugin.text(2))
 
     def _judge(self, code: int, out: str, err: str) -> Result:
         parsed = parse_output(out) if out.strip() else parse_output(err)

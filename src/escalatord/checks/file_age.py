@@ -10,12 +10,17 @@
     # min_count = 1                          # fewer matching files: critical
 
 Only regular files count (symlinks are followed). Ages are from modification times. The
-directory is read in a worker thread, so a slow network share never stalls other checks.
+directory is read in a worker thread of the file_age checks' own small pool (SCAN_THREADS,
+shared through the check context), so a slow network share never stalls other checks nor
+the threads other parts of the daemon use. A scan hung on a dead mount keeps its thread
+after the check's timeout; while it does, runs of that check are not started again (no pile
+of stuck threads) and report unknown: "previous scan still running".
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import glob
 import os
 import stat
@@ -25,10 +30,13 @@ from datetime import timedelta
 
 from pydantic import Field, model_validator
 
-from escalatord.checks.base import Check, CheckConfig, Result, Status
+from escalatord.checks.base import Check, CheckConfig, CheckContext, Result, Status
 from escalatord.config.types import Duration, format_duration
+from escalatord.workers import WorkerPool
 
 _WILDCARD = ("*", "?", "[")
+SCAN_THREADS = 4  # shared by every file_age check of a daemon; more scans wait their turn
+POOL_KEY = "file_age.threads"
 
 
 class FileAgeConfig(CheckConfig):
@@ -84,10 +92,23 @@ class FileAgeCheck(Check):
     Config = FileAgeConfig
     config: FileAgeConfig
 
+    def __init__(self, config: FileAgeConfig, context: CheckContext):
+        super().__init__(config, context)
+        self._scan: concurrent.futures.Future[Scan] | None = None  # the last scan started
+
     async def probe(self) -> Result:
         cfg = self.config
+        if self._scan is not None and not self._scan.done():
+            return Result(
+                Status.UNKNOWN,
+                f"previous scan of {cfg.path} still running (a hung network file system?)",
+            )
+        pool: WorkerPool = self.context.shared(
+            POOL_KEY, lambda: WorkerPool("file_age", SCAN_THREADS)
+        )
+        self._scan = pool.submit(scan, cfg.path)
         try:
-            found = await asyncio.to_thread(scan, cfg.path)
+            found = await asyncio.wrap_future(self._scan)
         except OSError as exc:
             return Result(Status.UNKNOWN, f"cannot read {cfg.path}: {exc.strerror or exc}")
         if found.missing:

@@ -191,7 +191,9 @@ def evaluate(signals: Signals, config: HeartbeatConfig, now: datetime) -> Verdic
     """
     finished = signals.finished_at
     ref = finished or signals.first_seen_at or now
-    deadline = expected_after(config, ref) + config.grace
+    expected = expected_after(config, ref)
+    # A schedule with no next time gives FAR_FUTURE, where adding grace would overflow.
+    deadline = expected + config.grace if expected < FAR_FUTURE - config.grace else FAR_FUTURE
     started = signals.last_start_at
     running = started is not None and (finished is None or started > finished)
     last = _last_run(signals, now)

@@ -47,17 +47,20 @@ from escalatord.checks.base import Check, CheckConfig, CheckContext, Result, Sta
 from escalatord.checks.json_assert import JsonAssertion
 from escalatord.checks.tcp import format_ms
 from escalatord.checks.tlscert import days_left, not_after
-from escalatord.config.types import Duration, format_duration
+from escalatord.config.types import Duration, check_headers, format_duration
 
 BODY_CAP = 1 << 20  # read at most this much of a body when it has to be searched
 DRAIN_CAP = 64 << 10  # else read this much, so small replies leave the connection reusable
 _METHOD = re.compile(r"^[A-Z]+$")
+# httpx frames the body itself; a configured value would contradict it.
+RESERVED_HEADERS = frozenset({"content-length", "transfer-encoding"})
 
 
 class HttpConfig(CheckConfig):
     url: str
     method: str = "GET"
-    headers: dict[str, str] = Field(default_factory=dict)
+    # repr=False: header values are often credentials (Authorization, API keys).
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)
     body: str | None = None
     expect_status: tuple[int, ...] | None = Field(default=None, min_length=1)
     body_contains: str | None = Field(default=None, min_length=1)
@@ -80,7 +83,14 @@ class HttpConfig(CheckConfig):
             raise ValueError(f"url is not a valid URL; write it like {example}") from None
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError(f"url must be an http:// or https:// URL with a host, {example}")
+        if url.port is not None and not 0 < url.port < 65536:
+            raise ValueError(f"url has port {url.port}: a port is 1..65535, {example}")
         return value
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        return check_headers(value, RESERVED_HEADERS)
 
     @field_validator("method")
     @classmethod
@@ -178,6 +188,10 @@ def describe_error(exc: BaseException, host: str) -> str:
             return "connection reset by the server"
         if isinstance(err, OSError) and err.errno is not None:
             return f"connection failed: {err.strerror or err}"
+    if isinstance(exc, httpx.LocalProtocolError | httpx.UnsupportedProtocol):
+        # Our own request could not be formed. The library's text is left out: it may quote
+        # a header value, and summaries are stored, logged and paged.
+        return f"the request could not be sent ({type(exc).__name__}); check url and headers"
     if isinstance(exc, httpx.RemoteProtocolError):
         return f"the server broke the HTTP protocol: {exc}"
     if isinstance(exc, httpx.TooManyRedirects):

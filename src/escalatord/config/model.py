@@ -14,8 +14,9 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 
 from escalatord.checks.base import CheckConfig
-from escalatord.config.types import Duration, Strict
+from escalatord.config.types import Duration, Strict, positive_timeout
 from escalatord.notify.base import NotifierConfig
+from escalatord.notify.http import check_url
 
 Severity = Literal["critical", "error", "warning", "info"]
 ProblemStatus = Literal["warning", "critical", "unknown"]
@@ -50,6 +51,17 @@ class DaemonConfig(Strict):
     def _ack_ttl(cls, value: timedelta) -> timedelta:
         if value < timedelta(minutes=1):
             raise ValueError('ack_ttl must be at least "1m" (links must outlive their delivery)')
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        # Ack links are built on it: without a scheme they would not be links at all.
+        if value is not None:
+            try:
+                check_url(value, 'e.g. public_url = "https://escalatord.example.org"')
+            except ValueError as exc:
+                raise ValueError(f"public_url {exc}") from None
         return value
 
     @field_validator("listen")
@@ -117,6 +129,11 @@ class Defaults(Strict):
     retries: int = Field(default=3, ge=1, le=100)
     retry_interval: Duration = timedelta(seconds=15)
     recover_after: int = Field(default=1, ge=1, le=100)
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: timedelta) -> timedelta:
+        return positive_timeout(value)
 
 
 class RuleConfig(Strict):

@@ -19,7 +19,6 @@ The apprise package is imported only when a notifier of this type is configured.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Annotated, Any
 
@@ -28,8 +27,12 @@ from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from escalatord.errors import NotifyError
 from escalatord.notify.base import Notification, Notifier, NotifierConfig
 from escalatord.notify.templates import Message, render
+from escalatord.workers import WorkerPool
 
 LOG_CHARS = 300
+# Apprise blocks: sends run in the notifier's own threads, not the loop's shared executor
+# (where a hung job elsewhere would hold these messages back).
+SEND_THREADS = 4
 
 
 def _lines(value: Any) -> Any:
@@ -87,6 +90,11 @@ class AppriseNotifier(Notifier):
         super().__init__(config)
         self._apprise: Any = None
         self._secrets = sorted((u.get_secret_value() for u in config.urls), key=len, reverse=True)
+        self._threads = WorkerPool(f"apprise-{config.name}", SEND_THREADS)
+
+    async def close(self) -> None:
+        """Let the send threads end (a send in progress finishes in its thread)."""
+        self._threads.close()
 
     def _client(self) -> Any:
         if self._apprise is None:
@@ -101,7 +109,7 @@ class AppriseNotifier(Notifier):
     async def send(self, notification: Notification) -> None:
         """Notify every URL; raise a retryable NotifyError quoting Apprise if any failed."""
         message = render(notification, self.config.template)
-        await asyncio.to_thread(self._notify, message)
+        await self._threads.run(self._notify, message)
 
     def _notify(self, message: Message) -> None:
         import apprise

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from escalatord.config.types import Duration, Strict, parse_duration
+from escalatord.config.types import Duration, Strict, parse_duration, positive_timeout
 from escalatord.notify.templates import TemplateConfig
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
@@ -144,6 +144,11 @@ class NotifierConfig(Strict):
     breaker_failures: int = Field(default=5, ge=1, le=1000)
     breaker_cooldown: Duration = timedelta(seconds=60)
     template: TemplateConfig | None = None
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: timedelta) -> timedelta:
+        return positive_timeout(value)
 
     @field_validator("rate_limit")
     @classmethod

@@ -118,8 +118,11 @@ class Dispatcher:
             except Exception:  # the store was briefly unavailable: keep going
                 log.exception("dispatch_failed")
             self._wake.clear()
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands
+            # as the event is set, and the loop would then never stop.
             try:
-                await asyncio.wait_for(self._wake.wait(), self.poll)
+                async with asyncio.timeout(self.poll):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
 

@@ -27,13 +27,13 @@ while others accepted: delivered, and the refused ones are logged.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import html
 import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
+from pathlib import Path
 from typing import Literal
 
 import structlog
@@ -42,9 +42,13 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from escalatord.errors import NotifyError
 from escalatord.notify.base import Notification, Notifier, NotifierConfig
 from escalatord.notify.templates import Message, render
+from escalatord.workers import WorkerPool
 
 log = structlog.get_logger("escalatord.notify.email")
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+# smtplib blocks: sends run in the notifier's own threads, never the loop's shared executor
+# (where a hung job elsewhere would hold mail back). The dispatcher sends at most 8 at once.
+SEND_THREADS = 8
 
 
 def _address(value: str, key: str) -> str:
@@ -83,6 +87,16 @@ class EmailConfig(NotifierConfig):
     def _to(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(_address(v, "to") for v in value)
 
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).is_file():
+            raise ValueError(
+                "ca_file does not exist or is not a file: give the PEM file of the CA that "
+                "signed the SMTP server's certificate"
+            )
+        return value
+
     @model_validator(mode="after")
     def _auth(self) -> EmailConfig:
         if (self.username is None) != (self.password is None):
@@ -91,6 +105,8 @@ class EmailConfig(NotifierConfig):
             raise ValueError(
                 'a password is never sent without TLS: set security = "starttls" or "tls"'
             )
+        if self.ca_file is not None and self.security == "none":
+            raise ValueError('ca_file is set but security = "none": remove one of them')
         return self
 
     @property
@@ -104,16 +120,34 @@ class EmailNotifier(Notifier):
     Config = EmailConfig
     config: EmailConfig
 
+    def __init__(self, config: EmailConfig):
+        super().__init__(config)
+        self._threads = WorkerPool(f"email-{config.name}", SEND_THREADS)
+
     async def send(self, notification: Notification) -> None:
         """Build the mail and hand it to the SMTP server, or raise NotifyError."""
         mail = build_mail(self.config, notification)
-        await asyncio.to_thread(self._deliver, mail)
+        await self._threads.run(self._deliver, mail)
+
+    async def close(self) -> None:
+        """Let the send threads end (a send in progress finishes within `timeout`)."""
+        self._threads.close()
 
     def _deliver(self, mail: EmailMessage) -> None:
         cfg = self.config
         where = f"{cfg.host}:{cfg.smtp_port}"
         try:
-            refused = self._smtp(mail)
+            context = self._tls_context()
+        except OSError as exc:  # ssl.SSLError is one: ca_file unreadable or not PEM
+            # The config must be fixed: retrying cannot help, the fallback should get the page.
+            reason = exc.strerror or type(exc).__name__
+            raise self._error(
+                where,
+                f"cannot use ca_file {cfg.ca_file}: {reason}; give a readable PEM file",
+                False,
+            ) from None
+        try:
+            refused = self._smtp(mail, context)
         except smtplib.SMTPResponseException as exc:
             text = (
                 exc.smtp_error.decode("utf-8", "replace")
@@ -160,10 +194,11 @@ class EmailNotifier(Notifier):
                 hint="the other recipients got the mail",
             )
 
-    def _smtp(self, mail: EmailMessage) -> dict[str, tuple[int, bytes]]:
+    def _smtp(
+        self, mail: EmailMessage, context: ssl.SSLContext | None
+    ) -> dict[str, tuple[int, bytes]]:
         cfg = self.config
         timeout = cfg.timeout.total_seconds()
-        context = self._tls_context()
         client: smtplib.SMTP
         if cfg.security == "tls":
             client = smtplib.SMTP_SSL(cfg.host, cfg.smtp_port, timeout=timeout, context=context)
@@ -176,7 +211,10 @@ class EmailNotifier(Notifier):
                 client.login(cfg.username, cfg.password.get_secret_value())
             return client.send_message(mail)
 
-    def _tls_context(self) -> ssl.SSLContext:
+    def _tls_context(self) -> ssl.SSLContext | None:
+        """The client TLS context; None with security = "none" (nothing to verify)."""
+        if self.config.security == "none":
+            return None
         context = ssl.create_default_context(cafile=self.config.ca_file)
         if not self.config.verify_tls:
             context.check_hostname = False
@@ -193,7 +231,8 @@ def build_mail(config: EmailConfig, notification: Notification) -> EmailMessage:
     domain = parseaddr(config.from_)[1].rpartition("@")[2] or "escalatord.invalid"
     digest = hashlib.sha256(notification.key.encode()).hexdigest()[:32]
     mail = EmailMessage()
-    mail["Subject"] = message.title
+    # A header cannot hold a line break (EmailMessage raises ValueError): one line, always.
+    mail["Subject"] = " ".join(message.title.split())
     mail["From"] = config.from_
     mail["To"] = ", ".join(config.to)
     mail["Date"] = formatdate(usegmt=True)

@@ -5,6 +5,7 @@ outcomes into delivered / retryable / permanent.
     2xx                                   returned as a `Reply` (status, headers, body)
     connect error, timeout, broken
     connection, 5xx, 408, 425, 429        NotifyError(retryable=True), `Retry-After` honoured
+                                          (up to 1 hour)
     3xx (never followed), other 4xx       NotifyError(retryable=False)
 
 Error messages name the notifier and its type, the origin (scheme, host, port: paths and
@@ -15,6 +16,7 @@ configured secret blanked out.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +33,7 @@ RETRYABLE_STATUSES = frozenset({408, 425, 429})  # plus every 5xx
 SNIPPET_CHARS = 200
 BODY_LIMIT = 64 * 1024  # read at most this much of any reply
 _MIN_SECRET = 4
+MAX_RETRY_AFTER = 3600.0  # seconds: the longest Retry-After honoured (see parse_retry_after)
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
@@ -38,20 +41,25 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
 
     `now` is the moment the date is measured from (the reply's `Date` if it had one, so a
     skewed local clock does not matter). Returns None for a missing or unreadable value; a
-    date in the past means "now" (0).
+    date in the past means "now" (0). The wait is capped at MAX_RETRY_AFTER (1 hour): a
+    server asking for longer (or for years, by mistake or malice) gets retried after an hour,
+    and the notifier's `max_age` and fallback decide what happens to the message meanwhile.
     """
     if value is None:
         return None
     text = value.strip()
     if text.isascii() and text.isdigit():
-        return float(text)
+        return min(float(text), MAX_RETRY_AFTER)  # a long digit string is a huge float, or inf
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:  # RFC 9110: HTTP-dates are GMT
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+    seconds = (when - now).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
 
 
 def is_retryable_status(status: int) -> bool:
@@ -78,6 +86,8 @@ def check_url(value: str, example: str) -> str:
         raise ValueError(f"must start with http:// or https:// (got {got}); {example}")
     if not url.host:
         raise ValueError(f"has no host name; {example}")
+    if url.port is not None and not 0 < url.port < 65536:
+        raise ValueError(f"has port {url.port}, outside 1..65535; {example}")
     return value
 
 

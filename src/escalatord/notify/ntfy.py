@@ -13,13 +13,15 @@ The message body is the text message; headers carry the rest, as ntfy's publish 
 them: X-Title, X-Priority (from the severity: critical 5, error 4, warning 3, info 2; messages
 that only inform, such as resolved, 2), X-Tags (an emoji by event and severity, the check,
 your tags), X-Click and X-Actions (a "view" button: Acknowledge, for pages, and Runbook).
-Header values that are not ASCII are sent RFC 2047-encoded, which ntfy decodes.
+Header values that are not ASCII are sent RFC 2047-encoded, which ntfy decodes; URLs are
+percent-encoded instead (and their host IDNA-encoded), which every browser reads.
 """
 
 from __future__ import annotations
 
 import base64
 import re
+import urllib.parse
 from typing import Any
 
 import httpx
@@ -95,6 +97,16 @@ def header_value(text: str) -> str:
     return "=?UTF-8?B?" + base64.b64encode(text.encode("utf-8")).decode("ascii") + "?="
 
 
+def url_value(url: str) -> str:
+    """`url` as ASCII for a header: host IDNA-encoded, path, query and fragment
+    percent-encoded (escapes already there are kept). ntfy does not decode RFC 2047 inside
+    X-Actions, and httpx refuses non-ASCII header values outright."""
+    try:
+        return str(httpx.URL(url.strip()))
+    except httpx.InvalidURL:  # e.g. a control character: encode every byte that is not safe
+        return urllib.parse.quote(url.strip(), safe=":/?#[]@!$&'()*+,;=%~")
+
+
 def _quoted(value: str) -> str:
     return f'"{value}"' if any(c in value for c in ",;") else value
 
@@ -116,10 +128,11 @@ def headers(message: Message, extra_tags: tuple[str, ...] = ()) -> dict[str, str
     }
     actions = []
     if message.ack_url:
-        actions.append(f"view, Acknowledge, {_quoted(message.ack_url)}, clear=true")
-        out["X-Click"] = message.ack_url
+        ack_url = url_value(message.ack_url)
+        actions.append(f"view, Acknowledge, {_quoted(ack_url)}, clear=true")
+        out["X-Click"] = ack_url
     if f["runbook"].startswith(("https://", "http://")):
-        actions.append(f"view, Runbook, {_quoted(f['runbook'])}")
+        actions.append(f"view, Runbook, {_quoted(url_value(f['runbook']))}")
     if actions:
         out["X-Actions"] = "; ".join(actions)
     return out

@@ -8,7 +8,9 @@ Config keys (besides the common ones, see `NotifierConfig`):
 The body is what both accept: {"type": "message", "attachments": [one attachment of
 contentType "application/vnd.microsoft.card.adaptive" whose content is an AdaptiveCard 1.4]}.
 The card has the title, the summary, a FactSet (check, severity, owner, ...), the action
-steps and Action.OpenUrl buttons: Acknowledge (pages only) and Runbook.
+steps and Action.OpenUrl buttons: Acknowledge (pages only) and Runbook. Teams reads TextBlocks
+and Facts as Markdown: every text in them is escaped (see `escape`), so a summary or plugin
+output cannot restyle the card or fake links; a template's body is shown as written, too.
 
 Workflows answer 202 Accepted; the legacy connector 200 with body "1", and it reports its
 own throttling as a 200 whose body mentions "HTTP error 429": that is treated as retryable.
@@ -17,6 +19,7 @@ own throttling as a 200 whose body mentions "HTTP error 429": that is treated as
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import SecretStr, field_validator
@@ -29,6 +32,31 @@ CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CARD_VERSION = "1.4"
 _COLOURS = {"critical": "Attention", "error": "Attention", "warning": "Warning"}
+# What Teams' Markdown subset (bold, italic, lists, links) reads as markup: emphasis marks, a
+# backslash that would escape the next character, and the "](" that makes "[text](url)" a link.
+_INLINE = re.compile(r"[*_]|\\(?=[!-/:-@\[-`{-~])|\](?=\()")
+# A line starting a list item: "- ", "+ ", "3. ", "3) ".
+_BLOCK = re.compile(r"^([ \t]*(?:\d+)?)([-+.)])(?=[ \t])", re.MULTILINE)
+
+
+def escape(text: str) -> str:
+    """`text` shown as written in a TextBlock or Fact, which Teams reads as Markdown.
+
+    Summaries, plugin output and labels come from the monitored systems: `**`, `_` or
+    `[x](url)` in them must not restyle the card or fake a link. Only what Teams would read
+    as markup is backslash-escaped (CommonMark's escape), because some Teams clients (mobile)
+    show the backslashes: "[CRITICAL] web" stays as it is, "check_disk" becomes "check\\_disk".
+    """
+    text = _INLINE.sub(lambda found: "\\" + found.group(0), text)
+    return _BLOCK.sub(_escape_block, text)
+
+
+def _escape_block(found: re.Match[str]) -> str:
+    lead, mark = found.group(1), found.group(2)
+    numbered = lead.strip() != ""
+    if (mark in ".)") != numbered:  # "." with no number, or "12-3": no list item
+        return found.group(0)
+    return f"{lead}\\{mark}"
 
 
 class TeamsConfig(NotifierConfig):
@@ -57,13 +85,16 @@ def card(message: Message) -> dict[str, Any]:
         colour = _COLOURS.get(f["severity"], "Default")
     else:
         colour = "Good" if f["event"] in ("acknowledged", "resolved", "closed") else "Default"
-    body: list[dict[str, Any]] = [_text(message.title, size="Large", weight="Bolder", color=colour)]
+    # Every text from outside escalatord is escaped; the card's look comes from its styles.
+    body: list[dict[str, Any]] = [
+        _text(escape(message.title), size="Large", weight="Bolder", color=colour)
+    ]
     if message.custom_body:
-        body.append(_text(message.body))
+        body.append(_text(escape(message.body)))
     else:
-        body += [_text(f[key]) for key in ("intro", "summary") if f[key]]
+        body += [_text(escape(f[key])) for key in ("intro", "summary") if f[key]]
         facts = [
-            {"title": label, "value": f[key]}
+            {"title": label, "value": escape(f[key])}
             for label, key in (
                 ("Check", "check"),
                 ("Severity", "severity"),
@@ -78,10 +109,11 @@ def card(message: Message) -> dict[str, Any]:
             body.append({"type": "FactSet", "facts": facts})
         if message.steps and message.is_page:
             body.append(_text("What to do", weight="Bolder"))
-            body.append(_text("\n".join(f"{i}. {s}" for i, s in enumerate(message.steps, 1))))
+            steps = enumerate(message.steps, 1)  # a Markdown list of escaped steps
+            body.append(_text("\n".join(f"{i}. {escape(s)}" for i, s in steps)))
     body.append(
         _text(
-            f"escalatord · incident {f['incident_id']} · {f['event']}",
+            escape(f"escalatord · incident {f['incident_id']} · {f['event']}"),
             size="Small",
             isSubtle=True,
         )

@@ -130,7 +130,9 @@ class Message:
 def render(notification: Notification, template: TemplateConfig | None = None) -> Message:
     """The title, body and variables for `notification`, with `template` applied."""
     values = variables(notification)
-    title = default_title(values)
+    # One line whatever the incident's title holds (Alertmanager summaries are multi-line):
+    # a mail Subject, an ntfy X-Title or an SMS cannot carry a line break.
+    title = " ".join(default_title(values).split())
     values["headline"] = title
     body = default_body(values, notification.incident.steps)
     custom = False

@@ -28,6 +28,7 @@ import re
 
 from pydantic import Field, SecretStr, field_validator
 
+from escalatord.config.types import check_headers
 from escalatord.notify.base import Notification, Notifier, NotifierConfig
 from escalatord.notify.http import (
     USER_AGENT,
@@ -99,24 +100,7 @@ class WebhookConfig(NotifierConfig):
     @field_validator("headers")
     @classmethod
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, text in value.items():
-            if not _TOKEN.match(name):
-                raise ValueError(
-                    f"headers: {name!r} is not a valid header name "
-                    "(letters, digits and -, no spaces or colons)"
-                )
-            if name.lower() in RESERVED_HEADERS:
-                raise ValueError(
-                    f"headers: {name!r} is set by escalatord itself; remove it from headers"
-                )
-            # A CR or LF would let a value smuggle extra headers into the request; other
-            # control or non-ASCII characters would make every send fail at the HTTP layer.
-            if not all(" " <= c <= "~" or c == "\t" for c in text):
-                raise ValueError(
-                    f"headers.{name}: the value must be one line of printable ASCII "
-                    "(no CR, LF or other control characters, no accents)"
-                )
-        return value
+        return check_headers(value, RESERVED_HEADERS)
 
 
 class WebhookNotifier(Notifier):
