@@ -4,15 +4,13 @@ rate limits, the circuit breaker, and ack links that stay the same across retrie
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from escalatord.config.model import DaemonConfig, PolicyConfig
-from escalatord.escalation.policy import snapshot
+from escalatord.config.model import DaemonConfig
 from escalatord.escalation.rules import Decision
 from escalatord.incidents import service
 from escalatord.notify import dispatcher as dispatch_module
@@ -21,6 +19,7 @@ from escalatord.notify.links import AckLinks
 from escalatord.notify.webhook import WebhookNotifier
 from escalatord.store.tables import incidents, outbox
 from tests.support.http_target import HttpTarget, Reply
+from tests.support.outbox import open_paged, run_until
 
 DECISION = Decision(rules=("r",), severity="critical", policy="p", owner="", runbook="", steps=())
 
@@ -44,25 +43,9 @@ def hook(sink: HttpTarget, name: str, **keys) -> WebhookNotifier:
 
 async def page(store, *levels: list[str], key: str = "db") -> int:
     """Open an incident whose policy pages `levels[0]` now and level i after i hours."""
-    spec = {
-        "name": "p",
-        "level": [{"after": f"{i}h", "notify": names} for i, names in enumerate(levels)],
-    }
-    now = datetime.now(UTC)
-    async with store.write() as conn:
-        incident_id, _ = await service.open_incident(
-            conn,
-            key=key,
-            check=key,
-            labels={},
-            status="critical",
-            summary="down",
-            decision=DECISION,
-            policy_snapshot=snapshot(PolicyConfig.model_validate(spec)),
-            now=now,
-        )
-        await service.fire_due_steps(conn, now)
-    return incident_id
+    return await open_paged(
+        store, [{"after": f"{i}h", "notify": names} for i, names in enumerate(levels)], key=key
+    )
 
 
 async def rows(store, incident_id: int) -> list[tuple]:
@@ -78,18 +61,6 @@ async def rows(store, incident_id: int) -> list[tuple]:
 async def timeline(store, incident_id: int) -> list[tuple[str, str]]:
     async with store.read() as conn:
         return [(e.kind, e.message) for e in await service.get_timeline(conn, incident_id)]
-
-
-async def run_until(dispatcher: Dispatcher, done, within: float = 10.0) -> None:
-    task = asyncio.create_task(dispatcher.run())
-    try:
-        async with asyncio.timeout(within):
-            while not await done():
-                dispatcher.wake()
-                await asyncio.sleep(0.02)
-    finally:
-        task.cancel()
-        await dispatcher.drain(5)
 
 
 def settled(store, incident_id: int):

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
-from escalatord.config.model import PolicyConfig
-from escalatord.escalation.policy import snapshot
 from escalatord.escalation.rules import Decision
 from escalatord.incidents import service
 from escalatord.notify import dispatcher as dispatch_module
@@ -18,16 +15,9 @@ from escalatord.notify.dispatcher import Dispatcher, backoff
 from escalatord.notify.webhook import WebhookNotifier
 from escalatord.store.tables import outbox
 from tests.support.http_target import HttpTarget, Reply
+from tests.support.outbox import open_paged, run_until
 
 DECISION = Decision(rules=("r",), severity="error", policy="p", owner="", runbook="", steps=())
-
-
-def policy(*notifiers: str) -> dict:
-    return snapshot(
-        PolicyConfig.model_validate(
-            {"name": "p", "level": [{"after": "0s", "notify": list(notifiers)}]}
-        )
-    )
 
 
 def webhook(name: str, url: str, **extra) -> WebhookNotifier:
@@ -50,21 +40,9 @@ def fast_backoff(monkeypatch):
 
 
 async def page(store, *notifiers: str, key: str = "db") -> int:
-    now = datetime.now(UTC)
-    async with store.write() as conn:
-        incident_id, _ = await service.open_incident(
-            conn,
-            key=key,
-            check=key,
-            labels={},
-            status="critical",
-            summary="down",
-            decision=DECISION,
-            policy_snapshot=policy(*notifiers),
-            now=now,
-        )
-        await service.fire_due_steps(conn, now)
-    return incident_id
+    return await open_paged(
+        store, [{"after": "0s", "notify": list(notifiers)}], key=key, decision=DECISION
+    )
 
 
 async def rows(store, incident_id: int) -> list[tuple]:
@@ -75,18 +53,6 @@ async def rows(store, incident_id: int) -> list[tuple]:
             .order_by(outbox.c.id)
         )
         return [tuple(r) for r in result]
-
-
-async def run_until(dispatcher: Dispatcher, done, within: float = 10.0) -> None:
-    task = asyncio.create_task(dispatcher.run())
-    try:
-        async with asyncio.timeout(within):
-            while not await done():
-                dispatcher.wake()
-                await asyncio.sleep(0.02)
-    finally:
-        task.cancel()
-        await dispatcher.drain(5)
 
 
 async def kinds(store, incident_id):

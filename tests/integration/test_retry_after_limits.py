@@ -4,22 +4,19 @@ retried an hour later. Real webhook sinks on loopback, SQLite and PostgreSQL sto
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from escalatord.config.model import PolicyConfig
-from escalatord.escalation.policy import snapshot
 from escalatord.escalation.rules import Decision
-from escalatord.incidents import service
 from escalatord.notify.dispatcher import Dispatcher
 from escalatord.notify.http import MAX_RETRY_AFTER
 from escalatord.notify.webhook import WebhookNotifier
 from escalatord.store.tables import outbox
 from tests.support.http_target import HttpTarget
+from tests.support.outbox import open_paged, run_until
 
 DECISION = Decision(rules=("r",), severity="critical", policy="p", owner="", runbook="", steps=())
 HUGE = ["99999999999999999999", "9" * 400, "Fri, 31 Dec 9999 23:59:59 GMT"]
@@ -39,22 +36,7 @@ def hook(sink: HttpTarget, name: str, **keys: str) -> WebhookNotifier:
 
 async def page(store, notifier: str) -> int:
     """Open an incident whose policy pages `notifier` at once."""
-    spec = {"name": "p", "level": [{"after": "0s", "notify": [notifier]}]}
-    now = datetime.now(UTC)
-    async with store.write() as conn:
-        incident_id, _ = await service.open_incident(
-            conn,
-            key="db",
-            check="db",
-            labels={},
-            status="critical",
-            summary="down",
-            decision=DECISION,
-            policy_snapshot=snapshot(PolicyConfig.model_validate(spec)),
-            now=now,
-        )
-        await service.fire_due_steps(conn, now)
-    return incident_id
+    return await open_paged(store, [{"after": "0s", "notify": [notifier]}])
 
 
 async def rows(store, incident_id: int) -> list[tuple]:
@@ -65,18 +47,6 @@ async def rows(store, incident_id: int) -> list[tuple]:
             .order_by(outbox.c.id)
         )
         return [tuple(r) for r in result]
-
-
-async def run_until(dispatcher: Dispatcher, done, within: float = 10.0) -> None:
-    task = asyncio.create_task(dispatcher.run())
-    try:
-        async with asyncio.timeout(within):
-            while not await done():
-                dispatcher.wake()
-                await asyncio.sleep(0.02)
-    finally:
-        task.cancel()
-        await dispatcher.drain(5)
 
 
 @pytest.mark.parametrize("retry_after", HUGE)
