@@ -131,6 +131,7 @@ def test_failure_escalates_until_acknowledged_then_resolves(tmp_path, target, si
             "summary",
             "opened_at",
             "ack_url",
+            "affected",
         }
         # Two failures are needed (retries = 2): not paged on the first failed run.
         assert triggered.at - failed_at >= 0.4

@@ -62,7 +62,10 @@ class CheckConfig(Strict):
     retry_interval: Duration = timedelta(seconds=15)
     recover_after: int = Field(default=1, ge=1, le=100)
     labels: dict[str, str] = Field(default_factory=dict)
+    # Parents (monitor/topology.py): unreachable when ANY of depends_on is down, or when ALL of
+    # depends_on_any (redundant paths) are down.
     depends_on: tuple[str, ...] = ()
+    depends_on_any: tuple[str, ...] = ()
     enabled: bool = True
     description: str = ""
 

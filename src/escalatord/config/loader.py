@@ -3,8 +3,8 @@
 `load()` reads the main file and every file it includes, and either returns a validated,
 frozen `Config` or raises `ConfigError` listing EVERY problem found (file, key path, message).
 
-1. Each file is parsed with tomllib. Top-level keys: include, daemon, defaults, api, check,
-   rule, policy, notifier; `daemon`, `defaults` and `api` only in the main file.
+1. Each file is parsed with tomllib. Top-level keys: include, daemon, defaults, api, traps,
+   check, rule, policy, notifier; `daemon`, `defaults`, `api` and `traps` only in the main file.
 2. `${VAR}` in any string value is replaced from the environment; `$${` is a literal `${`.
 3. `include = [...]`: paths and globs relative to the including file's directory, each glob
    sorted. A glob matching nothing is fine; a missing plain path is a problem. A file is read
@@ -50,13 +50,25 @@ from escalatord.config.model import (
 from escalatord.errors import ConfigError, Problem
 from escalatord.escalation.rules import match
 from escalatord.monitor.topology import find_cycles
+from escalatord.traps.config import TrapsConfig
 
-TOP_KEYS = ("include", "daemon", "defaults", "api", "check", "rule", "policy", "notifier")
-MAIN_ONLY = ("daemon", "defaults", "api")
+TOP_KEYS = (
+    "include",
+    "daemon",
+    "defaults",
+    "api",
+    "traps",
+    "check",
+    "rule",
+    "policy",
+    "notifier",
+)
+MAIN_ONLY = ("daemon", "defaults", "api", "traps")
 _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "daemon": DaemonConfig,
     "defaults": Defaults,
     "api": ApiConfig,
+    "traps": TrapsConfig,
 }
 _ITEM_MODELS: dict[str, type[BaseModel]] = {"rule": RuleConfig, "policy": PolicyConfig}
 _REGISTRY = {"check": "checks", "notifier": "notifiers"}
@@ -294,6 +306,7 @@ class _Loader:
                 "policies": tuple(built["policy"]),
                 "notifiers": tuple(built["notifier"]),
                 "api": sections.get("api") or ApiConfig(),
+                "traps": sections.get("traps"),
             }
         )
 
@@ -404,9 +417,16 @@ class _Loader:
                     for name in notify if isinstance(notify, list) else ():
                         refs.append((f"level[{index}].notify", unknown("notifier", name)))
             elif item.kind == "check":
-                for name in item.list("depends_on"):
-                    own = name == item.name and "a check cannot depend on itself"
-                    refs.append(("depends_on", own or unknown("check", name)))
+                for key in ("depends_on", "depends_on_any"):
+                    for name in item.list(key):
+                        own = name == item.name and "a check cannot depend on itself"
+                        refs.append((key, own or unknown("check", name)))
+                if len(item.list("depends_on_any")) == 1:
+                    refs.append((
+                        "depends_on_any",
+                        "depends_on_any lists redundant paths and needs at least two; "
+                        "for a single parent use depends_on",
+                    ))
             elif item.kind == "notifier":
                 fallback = item.data.get("fallback")
                 own = fallback == item.name and "a notifier cannot be its own fallback"
@@ -417,7 +437,11 @@ class _Loader:
 
         checks = first["check"]
         graph = {
-            name: [d for d in item.list("depends_on") if d in checks and d != name]
+            name: [
+                d
+                for d in (*item.list("depends_on"), *item.list("depends_on_any"))
+                if d in checks and d != name
+            ]
             for name, item in checks.items()
         }
         for cycle in find_cycles(graph):

@@ -13,7 +13,7 @@ policies as checks, but they are not checks and have no state machine of their o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -24,7 +24,7 @@ from escalatord.checks.base import Status
 from escalatord.config.model import Config
 from escalatord.escalation import policy as planning
 from escalatord.escalation import rules
-from escalatord.incidents import alerts, service
+from escalatord.incidents import alerts, rootcause, service
 from escalatord.monitor.state import CheckState, Transition
 from escalatord.store import states as state_store
 from escalatord.store.db import Store
@@ -80,34 +80,62 @@ class Engine:
         self.config = config
 
     async def on_transition(
-        self, tr: Transition, state: CheckState, extra: dict[str, Any]
+        self,
+        tr: Transition,
+        state: CheckState,
+        extra: dict[str, Any],
+        *,
+        cascaded: Sequence[tuple[Transition, CheckState]] = (),
+        affected: Mapping[str, Sequence[str]] | None = None,
     ) -> int | None:
-        """Apply a hard change of one check; returns the incident id it touched, if any."""
+        """Apply a hard change of one check; returns the incident id it touched, if any.
+
+        `cascaded`: dependants that became unreachable with it (monitor/topology.py), stored in
+        the same transaction. `affected`: for each root-cause check, the checks it now makes
+        unreachable; written into its open incident BEFORE due steps fire, so the first page of
+        a root-cause incident already lists them.
+        """
         check = self.config.check_by_name.get(tr.check)
         labels = dict(check.labels) if check else {}
         now = self.clock()
         incident_id: int | None = None
         async with self.store.write() as conn:
-            await state_store.save(conn, [(tr.check, state, extra)])
+            await state_store.save(
+                conn, [(tr.check, state, extra), *((c.check, s, {}) for c, s in cascaded)]
+            )
             if tr.current is Status.OK:
                 incident_id = await service.resolve_key(conn, tr.check, now=now, summary=tr.summary)
             else:
                 incident_id = await service.note_change(
                     conn, tr.check, now=now, status=tr.current.value, summary=tr.summary
                 )
-                if incident_id is None:
+                # Unreachable behind a down parent: no incident of its own, no page.
+                if incident_id is None and tr.current is not Status.UNREACHABLE:
                     incident_id = await self._open(conn, tr, labels, now)
+            for dep, _ in cascaded:
+                await service.note_change(
+                    conn, dep.check, now=now, status=dep.current.value, summary=dep.summary
+                )
+            for root, names in (affected or {}).items():
+                await rootcause.set_affected(
+                    conn, root, rootcause.entries(names, self._sites(names)), now=now
+                )
             await service.fire_due_steps(conn, now, lock=self.store.for_update)
-        log.info(
-            "transition",
-            check=tr.check,
-            previous=tr.previous.value,
-            current=tr.current.value,
-            summary=tr.summary,
-            incident=incident_id,
-        )
+        for t in (tr, *(c for c, _ in cascaded)):
+            log.info(
+                "transition",
+                check=t.check,
+                previous=t.previous.value,
+                current=t.current.value,
+                summary=t.summary,
+                incident=incident_id if t is tr else None,
+            )
         self.wake()
         return incident_id
+
+    def _sites(self, names: Sequence[str]) -> dict[str, str]:
+        by_name = self.config.check_by_name
+        return {n: by_name[n].labels.get("site", "") for n in names if n in by_name}
 
     async def _open(
         self, conn: Any, tr: Transition, labels: dict[str, str], now: datetime

@@ -46,6 +46,7 @@ def view(row: Any, base_url: str = "") -> IncidentView:
         summary=row.summary or "",
         opened_at=row.opened_at,
         ack_url=None,
+        affected=tuple(row.affected or ()),
     )
 
 

@@ -17,10 +17,12 @@ from typing import Any
 
 import structlog
 
-from escalatord.checks.base import Check, Result, execute
+from escalatord.checks.base import Check, Result, Status, execute
 from escalatord.escalation.engine import Engine
+from escalatord.monitor.dependencies import Dependencies
 from escalatord.monitor.scheduler import CheckScheduler
-from escalatord.monitor.state import CheckState, Params, next_delay, step
+from escalatord.monitor.state import CheckState, Params, Transition, hold, next_delay, step
+from escalatord.monitor.topology import Reach
 from escalatord.store import states as state_store
 from escalatord.store.db import Store
 
@@ -47,6 +49,7 @@ class Monitor:
         # result and the transition it causes) must not interleave and apply out of order.
         self._locks: dict[str, asyncio.Lock] = {}
         self.scheduler = CheckScheduler(self.run_check)
+        self.deps = Dependencies(c.config for c in self.checks.values())
         self.completed = 0
 
     async def load(self) -> None:
@@ -106,28 +109,60 @@ class Monitor:
         self.completed += 1
         now = result.at or self.clock()
         state = self.states.get(name, CheckState())
-        new, transition = step(name, state, result.status, result.summary, params, now)
+        status, summary = result.status, result.summary
+        verdict = self.deps.judge(name, status, self.states, now)
+        if verdict is not None and verdict.reach is Reach.UNREACHABLE:
+            status, summary = Status.UNREACHABLE, f"{', '.join(verdict.down)} down: {summary}"
+        new, transition = step(name, state, status, summary, params, now)
+        if transition is not None and self.deps.should_hold(name, transition, verdict, now):
+            # A parent is not confirmed up or down yet: hold the failure back, ask the parent.
+            assert verdict is not None
+            new, transition = hold(state, status, summary, params, now), None
+            for parent in self.deps.to_probe(verdict, self.states, now):
+                self.scheduler.run_now(parent)
+        elif transition is not None or not status.is_problem:
+            self.deps.release(name)
         self.states[name] = new
         self.extra[name] = {
             "duration": round(result.duration, 6),
             "measurements": result.measurements or None,
         }
         if transition is not None:
-            self._dirty.discard(name)
-            try:
-                await self.engine.on_transition(transition, new, self.extra[name])
-            except Exception:
-                # The store is failing: keep the old state so the change is retried next run.
-                self.states[name] = state
-                log.exception("transition_failed", check=name)
+            await self._transition(name, state, new, transition, now)
         else:
             self._dirty.add(name)
         self.scheduler.reschedule(name, next_delay(new, params))
+        for dependant in self.deps.to_rerun(name, transition, self.states):
+            self.scheduler.run_now(dependant)
+
+    async def _transition(
+        self, name: str, old: CheckState, new: CheckState, tr: Transition, now: datetime
+    ) -> None:
+        """Hand a hard change to the engine with its effects on dependants and root causes."""
+        self._dirty.discard(name)
+        before = dict(self.states)
+        before[name] = old
+        cascaded = self.deps.cascade(name, tr, self.states, now)
+        for dep_tr, dep_state in cascaded:
+            self.states[dep_tr.check] = dep_state
+            self._dirty.discard(dep_tr.check)
+        affected = self.deps.affected_roots(name, before, self.states)
+        try:
+            await self.engine.on_transition(
+                tr, new, self.extra[name], cascaded=cascaded, affected=affected
+            )
+        except Exception:
+            # The store is failing: keep the old states so the change is retried next run.
+            for dep_tr, _ in cascaded:
+                self.states[dep_tr.check] = before[dep_tr.check]
+            self.states[name] = old
+            log.exception("transition_failed", check=name)
 
     def replace_checks(self, checks: Mapping[str, Check]) -> None:
         """Swap the running checks (reload). States are kept, also for checks that leave: one
         disabled and enabled again must still know it was down, so its recovery resolves."""
         self.checks = dict(checks)
+        self.deps.set_checks(c.config for c in self.checks.values())
 
     async def flush(self) -> None:
         """Write every state changed since the last flush, in one transaction."""

@@ -94,11 +94,23 @@ class CheckScheduler:
         scheduled = event.scheduled_run_times[-1]
         self.lateness.append((datetime.now(UTC) - scheduled).total_seconds())
 
+    def run_now(self, name: str) -> bool:
+        """Run a check at once, besides its schedule (a dependant's failure asks whether its
+        parent is up). False when it is not scheduled or already running: that run answers."""
+        task = self._running.get(name)
+        if name not in self._intervals or (task is not None and not task.done()):
+            return False
+        self._start(name)
+        return True
+
     async def _fire(self, name: str) -> None:
         task = self._running.get(name)
         if task is not None and not task.done():
             self.skipped += 1  # still running from last time: this run is coalesced into it
             return
+        self._start(name)
+
+    def _start(self, name: str) -> None:
         task = asyncio.create_task(self._run(name), name=f"check:{name}")
         self._running[name] = task
         task.add_done_callback(lambda t, n=name: self._done(n, t))

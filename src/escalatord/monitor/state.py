@@ -104,6 +104,24 @@ def step(
     return replace(seen, hard=False, attempts=attempts, pending=result_status), None
 
 
+def hold(
+    state: CheckState, result_status: Status, summary: str, params: Params, now: datetime
+) -> CheckState:
+    """The state of a check whose failure is confirmed but held back, because a parent it
+    depends on is not confirmed up or down yet (monitor/topology.py): it stays soft, leaning to
+    `result_status`, so its next problem result confirms it again once the parent is known."""
+    return replace(
+        state,
+        hard=False,
+        attempts=params.retries,
+        pending=result_status,
+        last_status=result_status,
+        last_summary=summary,
+        last_check_at=now,
+        since=state.since if state.since is not None else now,
+    )
+
+
 def next_delay(state: CheckState, params: Params) -> timedelta:
     """How long until the check should run again: `retry_interval` while a change is pending
     (soft, in either direction), `interval` otherwise."""

@@ -64,6 +64,8 @@ class IncidentView:
     summary: str = ""
     opened_at: datetime | None = None
     ack_url: str | None = None
+    # Root cause: the checks this incident's check makes unreachable, each {"check", "site"}.
+    affected: tuple[dict[str, str], ...] = ()
     # Not part of the public webhook payload (to_json leaves it out); kept in the outbox row so
     # "acknowledged" messages can say who took the incident.
     acknowledged_by: str = ""
@@ -83,6 +85,7 @@ class IncidentView:
             "summary": self.summary,
             "opened_at": rfc3339(self.opened_at),
             "ack_url": self.ack_url,
+            "affected": [dict(a) for a in self.affected],
         }
 
     @classmethod
@@ -102,6 +105,7 @@ class IncidentView:
             summary=data.get("summary") or "",
             opened_at=datetime.fromisoformat(opened.replace("Z", "+00:00")) if opened else None,
             ack_url=data.get("ack_url"),
+            affected=tuple(dict(a) for a in data.get("affected") or ()),
             acknowledged_by=data.get("acknowledged_by") or "",
         )
 

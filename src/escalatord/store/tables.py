@@ -96,6 +96,8 @@ incidents = Table(
     Column("close_note", Text),
     Column("next_step", Integer, nullable=False, default=0),  # index into the planned steps
     Column("next_step_at", UTCDateTime),  # NULL when nothing more will be sent
+    # Root cause: the checks this incident's check makes unreachable, [{"check", "site"}, ...]
+    Column("affected", JSON),
 )
 Index("ix_incidents_due", incidents.c.status, incidents.c.next_step_at)
 

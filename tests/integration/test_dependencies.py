@@ -1,0 +1,185 @@
+"""Dependencies on loopback: a remote office whose router and hosts are HTTP paths the test
+flips. One root-cause incident for the office, no pages for its hosts, a correct recovery.
+
+(tests/e2e/test_remote_office.py runs the same story with real ICMP in network namespaces.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from escalatord.app import App
+from escalatord.checks.base import Status
+from escalatord.incidents import service
+from escalatord.store.tables import incidents
+from tests.support.app import eventually, running_app
+from tests.support.http_target import HttpTarget
+
+HOSTS = ("office-pc-1", "office-pc-2", "office-printer")
+
+
+@pytest.fixture
+def office() -> Iterator[HttpTarget]:
+    with HttpTarget() as target:
+        yield target
+
+
+@pytest.fixture
+def sink() -> Iterator[HttpTarget]:
+    with HttpTarget() as s:
+        yield s
+
+
+def body(office: HttpTarget, sink: HttpTarget, router_interval: str = "200ms") -> str:
+    hosts = "".join(
+        f"""
+        [[check]]
+        name = "{name}"
+        type = "http"
+        url = "{office.url("/" + name)}"
+        retries = 2
+        depends_on = ["boston-router"]
+        labels = {{ site = "boston" }}
+        """
+        for name in HOSTS
+    )
+    return f"""
+        [[check]]
+        name = "boston-router"
+        type = "http"
+        url = "{office.url("/router")}"
+        interval = "{router_interval}"
+        retries = 2
+        labels = {{ site = "boston", category = "remote-office" }}
+        {hosts}
+        [[rule]]
+        name = "everything"
+        policy = "page"
+
+        [[policy]]
+        name = "page"
+          [[policy.level]]
+          after = "0s"
+          notify = ["sink"]
+
+        [[notifier]]
+        name = "sink"
+        type = "webhook"
+        url = "{sink.url("/hook")}"
+    """
+
+
+async def all_incidents(app: App) -> list:
+    async with app.store.read() as conn:
+        return list((await conn.execute(select(incidents).order_by(incidents.c.id))).all())
+
+
+def pages(sink: HttpTarget) -> list[tuple[str, str]]:
+    return [(r.json()["event"], r.json()["incident"]["check"]) for r in sink.requests]
+
+
+@pytest.fixture
+async def app(tmp_path: Path, office: HttpTarget, sink: HttpTarget) -> AsyncIterator[App]:
+    async with running_app(tmp_path / "escalatord.db", body(office, sink)) as running:
+        await eventually(
+            lambda: all(n in running.monitor.states for n in ("boston-router", *HOSTS)),
+            what="every check's first result",
+        )
+        yield running
+
+
+async def test_office_link_down_is_one_root_cause_incident(
+    app: App, office: HttpTarget, sink: HttpTarget
+) -> None:
+    """The router and its three hosts fail together: one incident (the router's), listing the
+    hosts as affected in its title; the hosts are unreachable and nobody is paged for them."""
+    office.respond(503)
+    states = app.monitor.states
+    await eventually(
+        lambda: all(states[h].status is Status.UNREACHABLE for h in HOSTS),
+        what="every host unreachable",
+    )
+    await eventually(lambda: len(sink.requests) >= 1, what="the router's page")
+    [incident] = await all_incidents(app)
+    assert incident.check == "boston-router"
+    assert {a["check"] for a in incident.affected} == set(HOSTS)
+    assert {a["site"] for a in incident.affected} == {"boston"}
+    assert incident.title == (
+        "boston-router is CRITICAL — 3 checks unreachable (site boston): "
+        "office-pc-1, office-pc-2, office-printer"
+    )
+    assert pages(sink) == [("triggered", "boston-router")]
+    first = sink.requests[0].json()["incident"]
+    assert {a["check"] for a in first["affected"]} <= set(HOSTS)
+    async with app.store.read() as conn:
+        kinds = [t.kind for t in await service.get_timeline(conn, incident.id)]
+    assert "opened" in kinds
+
+
+async def test_recovery_gives_still_failing_hosts_their_own_incidents(
+    app: App, office: HttpTarget, sink: HttpTarget
+) -> None:
+    """When the router comes back, its incident resolves; a host that is still failing then
+    gets an incident (and a page) of its own, the healthy ones quietly return to ok."""
+    office.respond(503)
+    states = app.monitor.states
+    await eventually(
+        lambda: all(states[h].status is Status.UNREACHABLE for h in HOSTS),
+        what="every host unreachable",
+    )
+    office.respond(200)
+    office.respond(503, path="/office-printer")
+    await eventually(
+        lambda: states["office-printer"].status is Status.CRITICAL,
+        what="the printer's own failure",
+    )
+    await eventually(lambda: len(sink.requests) >= 3, what="three notifications")
+    assert pages(sink) == [
+        ("triggered", "boston-router"),
+        ("resolved", "boston-router"),
+        ("triggered", "office-printer"),
+    ]
+    assert states["office-pc-1"].status is Status.OK
+    rows = await all_incidents(app)
+    assert [(r.check, r.status) for r in rows] == [
+        ("boston-router", "resolved"),
+        ("office-printer", "triggered"),
+    ]
+
+
+async def test_host_failing_alone_is_its_own_incident(
+    app: App, office: HttpTarget, sink: HttpTarget
+) -> None:
+    """With the router up, a failing host is paged for as usual."""
+    office.respond(503, path="/office-pc-2")
+    await eventually(lambda: len(sink.requests) >= 1, what="the host's page")
+    assert pages(sink) == [("triggered", "office-pc-2")]
+    assert app.monitor.states["office-pc-2"].status is Status.CRITICAL
+
+
+async def test_stale_parent_is_probed_before_the_child_is_paged(
+    tmp_path: Path, office: HttpTarget, sink: HttpTarget
+) -> None:
+    """A router polled only every hour is probed at once when a host fails: the link is found
+    down and the host is unreachable, not paged, long before the router's next turn."""
+    text = body(office, sink, router_interval="1h")
+    async with running_app(tmp_path / "escalatord.db", text) as app:
+        states = app.monitor.states
+        await eventually(lambda: "office-pc-1" in states, what="first results")
+        office.respond(503)
+        await eventually(
+            lambda: states.get("boston-router") is not None
+            and states["boston-router"].status is Status.CRITICAL,
+            within=15,
+            what="the router confirmed down by probes the hosts asked for",
+        )
+        await eventually(
+            lambda: all(states[h].status is Status.UNREACHABLE for h in HOSTS),
+            what="every host unreachable",
+        )
+        await eventually(lambda: len(sink.requests) >= 1, what="the router's page")
+        assert pages(sink) == [("triggered", "boston-router")]
