@@ -179,9 +179,14 @@ def check(config_path: str, name: str, as_json: bool) -> None:
 @main.command()
 @config_option
 @click.option("--all", "include_all", is_flag=True, help="Include resolved and closed ones.")
+@click.option(
+    "--site",
+    default=None,
+    help="Only incidents of this site (labels.site of the check or of a check it affects).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def incidents(config_path: str, include_all: bool, as_json: bool) -> None:
-    """List open incidents (newest first)."""
+def incidents(config_path: str, include_all: bool, site: str | None, as_json: bool) -> None:
+    """List open incidents (newest first); a root cause lists the checks it makes unreachable."""
     from escalatord.incidents import service
 
     config = _load(config_path)
@@ -191,19 +196,36 @@ def incidents(config_path: str, include_all: bool, as_json: bool) -> None:
             return await service.list_incidents(conn, include_closed=include_all)
 
     rows = _run(_with_store(config, fetch))
+    if site is not None:
+        rows = [r for r in rows if site in _sites(r)]
     if as_json:
         click.echo(json.dumps([_incident_json(r) for r in rows], indent=2))
         return
     if not rows:
-        click.echo("no open incidents" if not include_all else "no incidents")
+        what = "no open incidents" if not include_all else "no incidents"
+        click.echo(what + (f" for site {site}" if site is not None else ""))
         return
-    click.echo(f"{'ID':>5}  {'STATUS':<12}  {'SEVERITY':<8}  {'OPENED (UTC)':<19}  CHECK / TITLE")
+    click.echo(
+        f"{'ID':>5}  {'STATUS':<12}  {'SEVERITY':<8}  {'OPENED (UTC)':<19}  {'SITE':<10}  "
+        "CHECK / TITLE"
+    )
     for r in rows:
         opened = r.opened_at.strftime("%Y-%m-%d %H:%M:%S")
+        where = (r.labels or {}).get("site") or "-"
         click.echo(
-            f"{r.id:>5}  {r.status:<12}  {r.severity:<8}  {opened:<19}  {r.title}"
+            f"{r.id:>5}  {r.status:<12}  {r.severity:<8}  {opened:<19}  {where:<10}  {r.title}"
             + (f" — {r.summary}" if r.summary else "")
         )
+        for a in r.affected or ():
+            click.echo(
+                f"{'':>5}  {'':<12}  {'':<8}  {'':<19}  {a.get('site') or '-':<10}"
+                f"    unreachable: {a['check']}"
+            )
+
+
+def _sites(row: Any) -> set[str]:
+    sites = {(row.labels or {}).get("site")} | {a.get("site") for a in row.affected or ()}
+    return {s for s in sites if s}
 
 
 def _incident_json(row: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import pytest
 from escalatord.config.model import PolicyConfig
 from escalatord.escalation.policy import snapshot
 from escalatord.escalation.rules import Decision
-from escalatord.incidents import service
+from escalatord.incidents import rootcause, service
 from escalatord.store.db import Store
 from tests.support.daemon import cli
 from tests.support.http_target import HttpTarget
@@ -344,6 +344,37 @@ def test_incidents_lists_open_ones_as_a_table_and_as_json(config, incidents):
     assert resolved["check"] == "web-c" and resolved["owner"] == "web-team"
     assert resolved["resolved_by"] == "recovery"
     assert resolved["opened_at"] == "2026-03-14T09:28:53Z"
+
+
+async def _root_cause(url: str, affected: list[dict[str, str]]) -> int:
+    """Make web-a's open incident a root cause listing `affected`."""
+    async with Store(url) as store, store.write() as conn:
+        return await rootcause.set_affected(conn, "web-a", affected, now=T0)
+
+
+def test_incidents_show_a_root_cause_with_its_affected_checks_and_filter_by_site(
+    config, incidents, tmp_path
+):
+    """A root-cause incident lists the checks it makes unreachable (table and --json), and
+    --site keeps the incidents of that site, including through the checks they affect."""
+    a, b, _ = incidents
+    affected = [{"check": "office-pc-1", "site": "boston"}, {"check": "office-pc-2", "site": ""}]
+    asyncio.run(_root_cause(f"sqlite:///{tmp_path}/escalatord.db", affected))
+    table = cli(config, "incidents", "--site", "boston", check=False)
+    assert table.returncode == 0, output(table)
+    header, *rows = table.stdout.splitlines()
+    assert "SITE" in header
+    assert rows[0].split()[0] == str(a)
+    assert (
+        "web-a is CRITICAL — 2 checks unreachable (site boston): office-pc-1, office-pc-2"
+        in (rows[0])
+    )
+    assert [r.split()[-1] for r in rows[1:]] == ["office-pc-1", "office-pc-2"]
+    [only] = listing(config, "--site", "boston")
+    assert only["id"] == str(a) and only["affected"] == affected
+    nothing = cli(config, "incidents", "--site", "paris", check=False)
+    assert nothing.stdout.strip() == "no open incidents for site paris"
+    assert {i["id"] for i in listing(config)} == {str(a), str(b)}
 
 
 def test_ack_resolve_and_close_change_incidents_and_refuse_what_does_not_apply(

@@ -118,3 +118,14 @@ def test_a_multi_line_incident_title_gives_a_one_line_title():
     message = render(sample(title="Disk almost full\non db-1:\r\n\t/var at 97%"))
     assert message.title == "[CRITICAL] Disk almost full on db-1: /var at 97%"
     assert message.fields["title"] == "Disk almost full\non db-1:\r\n\t/var at 97%"
+
+
+def test_root_cause_page_lists_the_checks_it_makes_unreachable() -> None:
+    """A root-cause incident's page names the affected checks with their sites, and the
+    `$affected` variable carries the same list for custom templates."""
+    affected = ({"check": "office-pc-1", "site": "boston"}, {"check": "office-pc-2", "site": ""})
+    message = render(sample(affected=affected), TemplateConfig(title="${affected}"))
+    assert message.title == "office-pc-1 (boston), office-pc-2"
+    body = render(sample(affected=affected)).body
+    assert "Affected:  unreachable because of this: office-pc-1 (boston), office-pc-2" in body
+    assert "Affected" not in render(sample()).body

@@ -22,6 +22,7 @@ Unknown placeholders are config errors. Variables:
     incident_id     the incident number        level           policy level, counted from 1
     opened_at       "2024-05-17 08:30 UTC"     labels          "category=patient-care, site=hq"
     acknowledged_by who acknowledged it        key             the incident's dedup key
+    affected        checks this root cause makes unreachable, "office-pc-1 (boston), ..."
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ VARIABLES = (
     "labels",
     "acknowledged_by",
     "key",
+    "affected",
 )
 
 _INTRO = {
@@ -178,6 +180,9 @@ def variables(notification: Notification) -> dict[str, str]:
         "labels": ", ".join(f"{k}={v}" for k, v in sorted(incident.labels.items())),
         "acknowledged_by": by,
         "key": incident.key,
+        "affected": ", ".join(
+            a["check"] + (f" ({a['site']})" if a.get("site") else "") for a in incident.affected
+        ),
     }
     return values
 
@@ -211,6 +216,8 @@ def default_body(values: dict[str, str], steps: tuple[str, ...]) -> str:
     ):
         if values[key]:
             lines.append(f"{label + ':':<10} {values[key]}")
+    if values["affected"]:
+        lines.append(f"{'Affected:':<10} unreachable because of this: {values['affected']}")
     if steps and values["event"] in _PAGES:
         lines += ["", "What to do:"]
         lines += [f"  {i}. {step}" for i, step in enumerate(steps, 1)]
