@@ -6,7 +6,8 @@ flips. One root-cause incident for the office, no pages for its hosts, a correct
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,17 @@ async def all_incidents(app: App) -> list:
         return list((await conn.execute(select(incidents).order_by(incidents.c.id))).all())
 
 
+async def incidents_when(app: App, done: Callable[[list], bool]) -> list:
+    """The incident rows once `done(rows)` holds: a state changes in memory a moment before
+    the store commits it, so a test that saw the state polls the store too."""
+    for _ in range(250):
+        rows = await all_incidents(app)
+        if done(rows):
+            return rows
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"incidents never settled: {rows}")
+
+
 def pages(sink: HttpTarget) -> list[tuple[str, str]]:
     return [(r.json()["event"], r.json()["incident"]["check"]) for r in sink.requests]
 
@@ -104,7 +116,7 @@ async def test_office_link_down_is_one_root_cause_incident(
         what="every host unreachable",
     )
     await eventually(lambda: len(sink.requests) >= 1, what="the router's page")
-    [incident] = await all_incidents(app)
+    [incident] = await incidents_when(app, lambda rows: len(rows[0].affected or ()) == 3)
     assert incident.check == "boston-router"
     assert {a["check"] for a in incident.affected} == set(HOSTS)
     assert {a["site"] for a in incident.affected} == {"boston"}
@@ -172,8 +184,10 @@ async def test_stale_parent_is_probed_before_the_child_is_paged(
         await eventually(lambda: "office-pc-1" in states, what="first results")
         office.respond(503)
         await eventually(
-            lambda: states.get("boston-router") is not None
-            and states["boston-router"].status is Status.CRITICAL,
+            lambda: (
+                states.get("boston-router") is not None
+                and states["boston-router"].status is Status.CRITICAL
+            ),
             within=15,
             what="the router confirmed down by probes the hosts asked for",
         )
@@ -183,3 +197,98 @@ async def test_stale_parent_is_probed_before_the_child_is_paged(
         )
         await eventually(lambda: len(sink.requests) >= 1, what="the router's page")
         assert pages(sink) == [("triggered", "boston-router")]
+
+
+async def test_incident_open_before_the_parent_failed_is_kept_and_resolves_on_recovery(
+    app: App, office: HttpTarget, sink: HttpTarget
+) -> None:
+    """Suppression never blocks resolving: a host paged before the router failed keeps its
+    incident while unreachable, and it resolves when the host answers again."""
+    states = app.monitor.states
+    office.respond(503, path="/office-pc-1")
+    await eventually(lambda: len(sink.requests) >= 1, what="the host's own page")
+    office.respond(503)
+    await eventually(
+        lambda: states["office-pc-1"].status is Status.UNREACHABLE, what="host unreachable"
+    )
+    rows = await all_incidents(app)
+    assert [(r.check, r.status) for r in rows] == [
+        ("office-pc-1", "triggered"),
+        ("boston-router", "triggered"),
+    ]
+    office.respond(200)
+    office.respond(200, path="/office-pc-1")
+    await eventually(lambda: states["office-pc-1"].status is Status.OK, what="host ok")
+    await eventually(lambda: len(sink.requests) >= 4, what="both resolutions")
+    assert sorted(pages(sink)) == [
+        ("resolved", "boston-router"),
+        ("resolved", "office-pc-1"),
+        ("triggered", "boston-router"),
+        ("triggered", "office-pc-1"),
+    ]
+
+
+async def test_redundant_paths_cut_off_only_when_all_are_down(
+    tmp_path: Path, office: HttpTarget, sink: HttpTarget
+) -> None:
+    """depends_on_any: with one WAN circuit down a failing office host is paged on its own;
+    with both down it is unreachable and listed by both circuits' incidents."""
+    text = f"""
+        [[check]]
+        name = "wan-1"
+        type = "http"
+        url = "{office.url("/wan-1")}"
+
+        [[check]]
+        name = "wan-2"
+        type = "http"
+        url = "{office.url("/wan-2")}"
+
+        [[check]]
+        name = "office-host"
+        type = "http"
+        url = "{office.url("/host")}"
+        retries = 2
+        depends_on_any = ["wan-1", "wan-2"]
+
+        [[rule]]
+        name = "everything"
+        policy = "page"
+
+        [[policy]]
+        name = "page"
+          [[policy.level]]
+          after = "0s"
+          notify = ["sink"]
+
+        [[notifier]]
+        name = "sink"
+        type = "webhook"
+        url = "{sink.url("/hook")}"
+    """
+    async with running_app(tmp_path / "escalatord.db", text) as app:
+        states = app.monitor.states
+        await eventually(lambda: "office-host" in states, what="first results")
+        office.respond(503, path="/wan-1")
+        office.respond(503, path="/host")
+        await eventually(lambda: len(sink.requests) >= 2, what="two pages")
+        assert sorted(pages(sink)) == [("triggered", "office-host"), ("triggered", "wan-1")]
+        assert states["office-host"].status is Status.CRITICAL
+
+    sink.requests.clear()
+    async with running_app(tmp_path / "fresh.db", text) as app:
+        states = app.monitor.states
+        office.respond(200, path="/wan-1")
+        office.respond(200, path="/host")
+        await eventually(lambda: "office-host" in states, what="first results")
+        await eventually(lambda: states["office-host"].status is Status.OK, what="host ok")
+        for path in ("/wan-1", "/wan-2", "/host"):
+            office.respond(503, path=path)
+        await eventually(
+            lambda: states["office-host"].status is Status.UNREACHABLE, what="host unreachable"
+        )
+        await eventually(lambda: len(sink.requests) >= 2, what="the circuits' pages")
+        assert sorted(pages(sink)) == [("triggered", "wan-1"), ("triggered", "wan-2")]
+        rows = await incidents_when(app, lambda rows: all(r.affected for r in rows))
+        listed = {r.check: [a["check"] for a in r.affected] for r in rows}
+        assert listed == {"wan-1": ["office-host"], "wan-2": ["office-host"]}

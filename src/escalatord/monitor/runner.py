@@ -11,6 +11,7 @@ fed in through `on_passive()`. Both return a result and the state-machine settin
 from __future__ import annotations
 
 import asyncio
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -140,9 +141,10 @@ class Monitor:
     ) -> None:
         """Hand a hard change to the engine with its effects on dependants and root causes."""
         self._dirty.discard(name)
-        before = dict(self.states)
-        before[name] = old
         cascaded = self.deps.cascade(name, tr, self.states, now)
+        # The states as they were before this change, without copying 10,000 of them.
+        replaced = {name: old, **{t.check: self.states[t.check] for t, _ in cascaded}}
+        before = ChainMap(replaced, self.states)
         for dep_tr, dep_state in cascaded:
             self.states[dep_tr.check] = dep_state
             self._dirty.discard(dep_tr.check)
@@ -153,9 +155,7 @@ class Monitor:
             )
         except Exception:
             # The store is failing: keep the old states so the change is retried next run.
-            for dep_tr, _ in cascaded:
-                self.states[dep_tr.check] = before[dep_tr.check]
-            self.states[name] = old
+            self.states.update(replaced)
             log.exception("transition_failed", check=name)
 
     def replace_checks(self, checks: Mapping[str, Check]) -> None:
