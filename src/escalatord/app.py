@@ -28,6 +28,7 @@ from escalatord.notify.base import Notifier, NotifierConfig
 from escalatord.notify.dispatcher import Dispatcher
 from escalatord.notify.links import AckLinks
 from escalatord.store.db import Store
+from escalatord.traps.receiver import TrapReceiver, receiver_for, unheard
 
 log = structlog.get_logger("escalatord.app")
 
@@ -73,15 +74,19 @@ class App:
         self.context = CheckContext(icmp_privileged=config.daemon.icmp_privileged)
         self._tasks: list[asyncio.Task[Any]] = []
         self._server: _Server | None = None
+        self.traps: TrapReceiver | None = None  # [traps]: the SNMP trap receiver
 
     async def start(self) -> None:
         """Open the store (migrating it), build everything, start checks, ticks and the API."""
         config = self.config
         listener = bind(config.daemon.listen_host, config.daemon.listen_port)
         try:
+            self.traps = receiver_for(config.traps)  # SNMP traps: its UDP port is bound now too
             await self.store.open()
         except BaseException:
             listener.close()
+            if self.traps is not None:
+                await self.traps.stop()
             raise
         self.notifiers = {n.name: build_notifier(n) for n in config.notifiers}
         # Ack links are signed with one key for the daemon's life; the API verifies with it.
@@ -94,6 +99,11 @@ class App:
         # Jobs added before start() are not each handed to a running loop: 10k checks start fast.
         self.monitor.scheduler.set_checks(config.checks)
         self.monitor.scheduler.start()
+        # SNMP traps: received once the monitor runs; snmp_trap checks without them never change.
+        if self.traps is not None:
+            await self.traps.start(self.monitor)
+        if silent := unheard(config.checks, config.traps):
+            log.warning("traps_not_received", checks=silent, hint="add [traps] (docs/traps.md)")
         self._server = _Server(
             uvicorn.Config(
                 build_api(self),
@@ -155,6 +165,7 @@ class App:
         self.dispatcher.replace_notifiers(notifiers)
         self.engine.update_config(new)
         self.monitor.replace_checks(checks)
+        self._reload_traps(old, new)
         # Replaced checks restart on their (possibly new) interval; unchanged ones keep theirs.
         for check in dropped_checks:
             self.monitor.scheduler.remove(check.name)
@@ -165,8 +176,25 @@ class App:
         settle_heap()
         log.info("reloaded", **_counts(new))
 
+    def _reload_traps(self, old: Config, new: Config) -> None:
+        """SNMP traps: checks and communities apply at once; the socket only at a restart."""
+
+        def listen(config: Config) -> str | None:
+            return config.traps.listen if config.traps and config.traps.enabled else None
+
+        if listen(old) != listen(new):
+            log.warning(
+                "restart_needed",
+                key="traps.listen",
+                hint="this setting takes effect after a restart",
+            )
+        if self.traps is not None:
+            self.traps.remap(self.monitor.checks, new.traps or self.traps.config)
+
     async def stop(self, grace: float) -> None:
         """Graceful stop: no new runs, drain checks and sends in flight, flush states."""
+        if self.traps is not None:  # SNMP traps: none are taken in while stopping
+            await self.traps.stop()
         cut = await self.monitor.scheduler.shutdown(grace)
         if cut:
             log.warning("checks_cut_short", count=cut)

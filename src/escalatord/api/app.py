@@ -151,6 +151,9 @@ def prometheus_text(app: App) -> str:
             for (name, outcome), count in sorted(app.dispatcher.outcomes.items())
         ],
     )
+    if app.traps is not None:  # SNMP traps (traps/receiver.py)
+        for name, kind, help_, samples in app.traps.metrics():
+            metric(name, kind, help_, samples)
     cpu = os.times()
     metric(
         "process_cpu_seconds_total",

@@ -422,11 +422,13 @@ class _Loader:
                         own = name == item.name and "a check cannot depend on itself"
                         refs.append((key, own or unknown("check", name)))
                 if len(item.list("depends_on_any")) == 1:
-                    refs.append((
-                        "depends_on_any",
-                        "depends_on_any lists redundant paths and needs at least two; "
-                        "for a single parent use depends_on",
-                    ))
+                    refs.append(
+                        (
+                            "depends_on_any",
+                            "depends_on_any lists redundant paths and needs at least two; "
+                            "for a single parent use depends_on",
+                        )
+                    )
             elif item.kind == "notifier":
                 fallback = item.data.get("fallback")
                 own = fallback == item.name and "a notifier cannot be its own fallback"

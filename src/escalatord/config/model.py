@@ -17,6 +17,7 @@ from escalatord.checks.base import CheckConfig
 from escalatord.config.types import Duration, Strict, positive_timeout
 from escalatord.notify.base import NotifierConfig
 from escalatord.notify.http import check_url
+from escalatord.traps.config import TrapsConfig
 
 Severity = Literal["critical", "error", "warning", "info"]
 ProblemStatus = Literal["warning", "critical", "unknown"]
@@ -202,6 +203,7 @@ class Config(Strict):
     policies: tuple[PolicyConfig, ...] = ()
     notifiers: tuple[NotifierConfig, ...] = ()
     api: ApiConfig = ApiConfig()
+    traps: TrapsConfig | None = None  # [traps]: the SNMP trap receiver (traps/config.py)
 
     @cached_property
     def check_by_name(self) -> dict[str, CheckConfig]:
