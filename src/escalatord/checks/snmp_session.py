@@ -1,0 +1,401 @@
+"""SNMP requests for checks: shared pysnmp engine(s), GET and walk, and what failures mean.
+
+Every SNMP check of the process goes through one `SnmpSession`, kept in the `CheckContext`
+(`SnmpSession.of(context)`): one pysnmp `SnmpEngine`, so one UDP socket and one 0.1 s timer
+for all of them, and the ~0.3 s of CPU an engine costs on its first request is paid once. A check
+holds an `SnmpTarget` (agent address, credentials, per-try timeout and retries) and awaits
+`get()` or `walk()` on it; requests of different checks run concurrently on the event loop,
+so a silent agent delays only its own checks.
+
+One engine can hold one set of SNMPv3 keys per user name (pysnmp localises the keys of a user
+for each agent from a single entry). When two checks use the same v3 user name with different
+keys or protocols (per-device keys, or a key rotated by a reload), the second set gets an
+engine of its own; an extra engine is closed when its last check is.
+
+Failures are raised as `SnmpFailure` carrying the status and summary a check reports:
+
+- no answer: critical, "no response from HOST:PORT after N tries", plus "(agent down or wrong
+  community)" on v1/v2c, where an agent silently drops a wrong community. On v3 a silent agent
+  is then asked for its engine ID (snmp_discovery.py): one whose engine ID changed is asked
+  again at once under the new one;
+- SNMPv3 credentials the agent refuses (unknown user, wrong digest, decryption error,
+  unsupported security level; or an agent that answers engine discovery but never a request
+  encrypted with our priv_key, which is what net-snmp does with a wrong priv_key): unknown,
+  "SNMPv3 authentication failed: …". Unknown, not critical: the agent is up and answering,
+  it is the monitoring that needs fixing;
+- an error-status in the response: `MissingOid` for v1's noSuchName, else unknown naming the
+  status. A missing object in a v2c/v3 response (noSuchObject, noSuchInstance, endOfMibView)
+  is a value, left for the check to judge (`snmp_values.missing()`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyasn1.type import univ
+from pysnmp.entity.rfc3413 import cmdgen
+from pysnmp.hlapi.v3arch.asyncio import (
+    CommunityData,
+    SnmpEngine,
+    Udp6TransportTarget,
+    UdpTransportTarget,
+    UsmUserData,
+)
+from pysnmp.hlapi.v3arch.asyncio import auth as usm
+from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
+from pysnmp.proto import errind, rfc1902
+
+from escalatord.checks.base import CheckContext, Result, Status
+from escalatord.checks.mibnames import Oid, format_oid
+from escalatord.checks.snmp_config import SnmpTargetConfig
+from escalatord.checks.snmp_discovery import agent_engine_id, cached_engine_id, forget_peer
+from escalatord.checks.snmp_values import missing
+
+SHARED_KEY = "snmp"
+BULK_REPETITIONS = 25  # rows per GETBULK when walking: small enough for any agent's PDU size
+MAX_WALK_ROWS = 100_000  # a walk longer than this is an agent looping, not a table
+
+_AUTH = {
+    "MD5": usm.usmHMACMD5AuthProtocol,
+    "SHA": usm.usmHMACSHAAuthProtocol,
+    "SHA224": usm.usmHMAC128SHA224AuthProtocol,
+    "SHA256": usm.usmHMAC192SHA256AuthProtocol,
+    "SHA384": usm.usmHMAC256SHA384AuthProtocol,
+    "SHA512": usm.usmHMAC384SHA512AuthProtocol,
+}
+_PRIV = {
+    "DES": usm.usmDESPrivProtocol,
+    "AES": usm.usmAesCfb128Protocol,
+    "AES192": usm.usmAesBlumenthalCfb192Protocol,
+    "AES256": usm.usmAesBlumenthalCfb256Protocol,
+    "AES192C": usm.usmAesCfb192Protocol,
+    "AES256C": usm.usmAesCfb256Protocol,
+}
+# pysnmp's error indications for the USM reports an agent sends about our credentials.
+_AUTH_FAILURES = {
+    errind.UnknownUserName: "unknown user {user!r} (usmStatsUnknownUserNames)",
+    errind.WrongDigest: (
+        "wrong digest: auth_key or auth_protocol does not match the agent's user {user!r} "
+        "(usmStatsWrongDigests)"
+    ),
+    errind.DecryptionError: (
+        "decryption error: priv_key or priv_protocol does not match the agent's user {user!r} "
+        "(usmStatsDecryptionErrors)"
+    ),
+    errind.UnsupportedSecurityLevel: (
+        "unsupported security level {level} for user {user!r}: the agent's user is set up for "
+        "another level (usmStatsUnsupportedSecLevels)"
+    ),
+    errind.NotInTimeWindow: "not in time window (usmStatsNotInTimeWindows)",
+    errind.UnknownEngineID: "unknown engine ID (usmStatsUnknownEngineIDs)",
+}
+
+
+class SnmpFailure(Exception):
+    """A request failed; `status` and `summary` are what the check should report."""
+
+    def __init__(self, status: Status, summary: str):
+        super().__init__(summary)
+        self.status = status
+        self.summary = summary
+
+    def result(self) -> Result:
+        return Result(self.status, self.summary)
+
+
+class NoResponse(SnmpFailure):
+    """The agent did not answer any try."""
+
+
+class MissingOid(SnmpFailure):
+    """An SNMPv1 agent answered noSuchName for `oid`."""
+
+    def __init__(self, oid: Oid):
+        super().__init__(Status.UNKNOWN, f"{format_oid(oid)} does not exist on the agent")
+        self.oid = oid
+
+
+@dataclass
+class _Slot:
+    engine: Any
+    users: dict[str, str] = field(default_factory=dict)  # v3 user name -> key fingerprint
+    refs: dict[str, int] = field(default_factory=dict)  # fingerprint -> targets using it
+
+
+class SnmpSession:
+    """The process's SNMP engine(s); see the module docstring. Closed by the context."""
+
+    def __init__(self) -> None:
+        self._slots: list[_Slot] = []
+
+    @staticmethod
+    def of(context: CheckContext) -> SnmpSession:
+        """The session shared through `context`, made on first use."""
+        session: SnmpSession = context.shared(SHARED_KEY, SnmpSession)
+        return session
+
+    def acquire(self, user: str | None, fingerprint: str) -> Any:
+        """An engine for a v1/v2c target (user None) or for this v3 user and key set."""
+        if not self._slots:
+            self._slots.append(_Slot(SnmpEngine()))
+        if user is None:
+            return self._slots[0].engine
+        slot = next((s for s in self._slots if s.users.get(user, fingerprint) == fingerprint), None)
+        if slot is None:
+            slot = _Slot(SnmpEngine())
+            self._slots.append(slot)
+        slot.users[user] = fingerprint
+        slot.refs[fingerprint] = slot.refs.get(fingerprint, 0) + 1
+        return slot.engine
+
+    def release(self, user: str, fingerprint: str) -> None:
+        """A v3 target is done with its engine; an extra engine nobody uses is closed."""
+        for index, slot in enumerate(self._slots):
+            if slot.users.get(user) == fingerprint and slot.refs.get(fingerprint):
+                slot.refs[fingerprint] -= 1
+                if index and not any(slot.refs.values()):
+                    slot.engine.close_dispatcher()
+                    del self._slots[index]
+                return
+
+    @property
+    def engines(self) -> int:
+        return len(self._slots)
+
+    def close(self) -> None:
+        slots, self._slots = self._slots, []
+        for slot in slots:
+            slot.engine.close_dispatcher()
+
+
+class SnmpTarget:
+    """One check's agent: address, credentials, timeout and retries; GET and walk."""
+
+    def __init__(self, config: SnmpTargetConfig, context: CheckContext):
+        self.config = config
+        self.context = context
+        self._auth = _auth_data(config)
+        self._fingerprint = _fingerprint(config)
+        self._engine: Any = None
+        self._transport: Any = None
+        self._requests: dict[tuple[Oid, ...], list[Any]] = {}
+        self._context = config.context.encode()
+        try:
+            self._literal: str | None = str(ipaddress.ip_address(config.host))
+        except ValueError:
+            self._literal = None  # a name: resolved on every run, like the other checks
+
+    @property
+    def address(self) -> str:
+        return self.config.address
+
+    @property
+    def tries(self) -> int:
+        return self.config.request_retries + 1
+
+    async def get(self, oids: Sequence[Oid]) -> list[tuple[Oid, Any]]:
+        """GET `oids` in one request: (oid, value) in the same order. Raises SnmpFailure."""
+        key = tuple(oids)
+        if key not in self._requests:  # encoded once per check, not per poll
+            if len(self._requests) >= 4:  # an interface that moved: old indexes are done
+                self._requests.clear()
+            self._requests[key] = [(rfc1902.ObjectName(o), univ.Null("")) for o in key]
+        reply = await self._send(cmdgen.GetCommandGenerator(), self._requests[key])
+        if len(reply[3]) != len(key):
+            raise SnmpFailure(
+                Status.UNKNOWN, f"the agent answered {len(reply[3])} values for {len(key)} OIDs"
+            )
+        return [(tuple(oid), value) for oid, value in reply[3]]
+
+    async def walk(self, column: Oid) -> list[tuple[Oid, Any]]:
+        """Every (oid, value) under `column`, in order: GETBULK on v2c/v3, GETNEXT on v1."""
+        rows: list[tuple[Oid, Any]] = []
+        current = column
+        while len(rows) <= MAX_WALK_ROWS:
+            request = [(rfc1902.ObjectName(current), univ.Null(""))]
+            if self.config.version == "1":
+                generator: Any = cmdgen.NextCommandGeneratorSingleRun()
+                reply = await self._send(generator, request, end_on_no_such_name=True)
+            else:
+                generator = cmdgen.BulkCommandGeneratorSingleRun()
+                reply = await self._send(generator, request, bulk=(0, BULK_REPETITIONS))
+            if not reply[3]:
+                return rows
+            for raw_oid, value in reply[3]:
+                oid = tuple(raw_oid)
+                if oid[: len(column)] != column or missing(value) == "endOfMibView":
+                    return rows
+                if oid <= current:
+                    raise SnmpFailure(
+                        Status.UNKNOWN,
+                        f"the agent returned OIDs out of order walking {format_oid(column)} "
+                        f"({format_oid(oid)} after {format_oid(current)})",
+                    )
+                rows.append((oid, value))
+                current = oid
+        raise SnmpFailure(
+            Status.UNKNOWN, f"walking {format_oid(column)} returned over {MAX_WALK_ROWS} rows"
+        )
+
+    async def _send(
+        self,
+        generator: Any,
+        varbinds: list[Any],
+        bulk: tuple[int, int] | None = None,
+        end_on_no_such_name: bool = False,
+    ) -> tuple[Any, Any, Any, Any]:
+        """One request through pysnmp's command generators, with varbinds already encoded.
+
+        hlapi's get_cmd/bulk_cmd would resolve every OID against a MIB view first, and with
+        pysmi installed build a MIB compiler per engine (1-2 s of CPU on the event loop).
+        """
+        oids = tuple(tuple(o) for o, _ in varbinds)
+        for retry in (False, True):
+            engine, transport = self._engine_now(), await self._transport_now()
+            started = time.monotonic()
+            reply = await _request(
+                engine, self._auth, transport, self._context, generator, varbinds, bulk
+            )
+            if end_on_no_such_name and reply[1] and str(reply[1]) == "noSuchName":
+                return (None, 0, 0, ())  # v1's way of saying "nothing after this"
+            if isinstance(reply[0], errind.RequestTimedOut):
+                if await self._no_response(engine, transport, started, retry):
+                    continue  # the agent's engine ID changed: ask again under the new one
+            self._raise_for(reply, oids)
+            return reply
+        raise AssertionError("unreachable: the second try returns or raises")
+
+    async def close(self) -> None:
+        """Give the engine back (an extra v3 engine closes with its last target)."""
+        if self._engine is not None and self.config.user is not None:
+            SnmpSession.of(self.context).release(self.config.user, self._fingerprint)
+        self._engine = None
+
+    def _engine_now(self) -> Any:
+        if self._engine is None:
+            session = SnmpSession.of(self.context)
+            self._engine = session.acquire(self.config.user, self._fingerprint)
+        return self._engine
+
+    async def _transport_now(self) -> Any:
+        if self._transport is not None and self._literal is not None:
+            return self._transport
+        cfg = self.config
+        address = self._literal or await _resolve(cfg.host, cfg.port)
+        cls = Udp6TransportTarget if ":" in address else UdpTransportTarget
+        self._transport = await cls.create(
+            (address, cfg.port), timeout=cfg.try_timeout, retries=cfg.request_retries
+        )
+        return self._transport
+
+    def _raise_for(self, reply: Any, oids: tuple[Oid, ...]) -> None:
+        indication, status, index = reply[0], reply[1], reply[2]
+        cfg = self.config
+        if indication:
+            for kind, text in _AUTH_FAILURES.items():
+                if isinstance(indication, kind):
+                    why = text.format(user=cfg.user, level=cfg.security_level)
+                    raise SnmpFailure(Status.UNKNOWN, f"SNMPv3 authentication failed: {why}")
+            raise SnmpFailure(
+                Status.UNKNOWN, f"SNMP request to {self.address} failed: {indication}"
+            )
+        if status:
+            name = str(status.prettyPrint() if hasattr(status, "prettyPrint") else status)
+            position = int(index) - 1
+            oid = oids[position] if 0 <= position < len(oids) else None
+            if name == "noSuchName" and oid is not None:
+                raise MissingOid(oid)
+            where = f" for {format_oid(oid)}" if oid is not None else ""
+            raise SnmpFailure(Status.UNKNOWN, f"the agent answered {name}{where}")
+
+    async def _no_response(
+        self, engine: Any, transport: Any, started: float, retried: bool
+    ) -> bool:
+        """Why the agent was silent: raises the failure to report, or returns True when the
+        request should be sent again (the agent's SNMPv3 engine ID changed)."""
+        cfg = self.config
+        tries = f"{self.tries} tries" if self.tries > 1 else "1 try"
+        summary = f"no response from {self.address} after {tries}"
+        if cfg.version != "3":
+            raise NoResponse(Status.CRITICAL, f"{summary} (agent down or wrong community)")
+        left = cfg.timeout.total_seconds() - (time.monotonic() - started) - 0.1
+        wait = min(1.0, cfg.try_timeout, left)
+        host, port = transport.transport_address[:2]
+        agent_id = await agent_engine_id(host, port, wait) if wait >= 0.1 else None
+        if agent_id is None:
+            raise NoResponse(Status.CRITICAL, summary)
+        domain = transport.TRANSPORT_DOMAIN
+        cached = cached_engine_id(engine, domain, (host, port))
+        if not retried and agent_id and cached is not None and agent_id != cached:
+            if forget_peer(engine, domain, (host, port)):
+                return True
+        if cfg.priv_key is not None:
+            # net-snmp drops a request it cannot decrypt, without a report.
+            raise SnmpFailure(
+                Status.UNKNOWN,
+                f"SNMPv3 authentication failed: {self.address} answers engine discovery but "
+                f"not requests encrypted with priv_key: priv_key or priv_protocol is probably "
+                f"wrong for user {cfg.user!r}",
+            )
+        raise NoResponse(Status.CRITICAL, f"{summary}, though it answers engine discovery")
+
+
+async def _request(
+    engine: Any,
+    auth: Any,
+    transport: Any,
+    context: bytes,
+    generator: Any,
+    varbinds: list[Any],
+    bulk: tuple[int, int] | None,
+) -> tuple[Any, Any, Any, Any]:
+    """Send one PDU and await pysnmp's callback: (indication, status, index, varbinds)."""
+    address, _ = LCD.configure(engine, auth, transport, context)
+    future: asyncio.Future[tuple[Any, Any, Any, Any]] = asyncio.get_running_loop().create_future()
+
+    def done(*args: Any) -> None:  # (engine, handle, indication, status, index, varbinds, ctx)
+        if not future.done():  # cancelled by the check's hard timeout: nobody waits
+            future.set_result((args[2], args[3], args[4], args[5]))
+
+    generator.send_varbinds(engine, address, None, context, *(bulk or ()), varbinds, done)
+    return await future
+
+
+async def _resolve(host: str, port: int) -> str:
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    except OSError as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise SnmpFailure(Status.CRITICAL, f"DNS lookup failed for {host}: {reason}") from None
+    return str(infos[0][4][0])
+
+
+def _auth_data(cfg: SnmpTargetConfig) -> Any:
+    if cfg.version != "3":
+        assert cfg.community is not None  # the config model requires it
+        return CommunityData(cfg.community.get_secret_value(), mpModel=int(cfg.version == "2c"))
+    auth_key = cfg.auth_key.get_secret_value() if cfg.auth_key else None
+    priv_key = cfg.priv_key.get_secret_value() if cfg.priv_key else None
+    return UsmUserData(
+        cfg.user,
+        authKey=auth_key,
+        privKey=priv_key,
+        authProtocol=_AUTH[cfg.auth_protocol or "SHA"] if auth_key else usm.usmNoAuthProtocol,
+        privProtocol=_PRIV[cfg.priv_protocol or "AES"] if priv_key else usm.usmNoPrivProtocol,
+    )
+
+
+def _fingerprint(cfg: SnmpTargetConfig) -> str:
+    """Tells v3 key sets apart without keeping another copy of the keys."""
+    parts = [cfg.user or "", cfg.auth_protocol or "SHA", cfg.priv_protocol or "AES"]
+    for secret in (cfg.auth_key, cfg.priv_key):
+        parts.append(secret.get_secret_value() if secret else "")
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
