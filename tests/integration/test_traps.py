@@ -456,3 +456,39 @@ async def test_link_down_and_up_set_an_interface_check_at_once(
         await eventually(lambda: status(app, "uplink") is Status.CRITICAL, what="linkDown again")
         await app.monitor.run_check("uplink")
         assert status(app, "uplink") is Status.OK
+
+
+async def test_link_traps_reach_every_interface_check_of_a_device_given_by_name(
+    tmp_path: Path, sink: HttpTarget, agent: Snmpd
+):
+    """Two interface checks on one switch configured by host name (the usual case: one switch,
+    several ports): a linkDown for each port makes each check critical, not only the last one
+    the receiver looked up."""
+    sink.requests.clear()
+    trap_port = free_udp_port()
+    checks = "".join(
+        f"""
+        [[check]]
+        name = "{name}"
+        type = "snmp_interface"
+        host = "localhost"
+        port = {agent.port}
+        community = "public"
+        if_index = {index}
+        interval = "1h"
+        retries = 3
+        """
+        for name, index in (("port-3", 3), ("port-4", 4))
+    )
+    async with running_app(tmp_path / "escalatord.db", body(trap_port, sink, checks)) as app:
+        assert app.traps is not None and app.traps._resolving is not None
+        await app.traps._resolving  # the receiver's look-up of "localhost"
+        await link_trap(trap_port, LINK_DOWN, 3)
+        await link_trap(trap_port, LINK_DOWN, 4)
+        await eventually(
+            lambda: app.traps is not None and app.traps.counts["received"] == 2,
+            what="both traps",
+        )
+        await eventually(lambda: status(app, "port-4") is Status.CRITICAL, what="port 4")
+        await eventually(lambda: status(app, "port-3") is Status.CRITICAL, what="port 3")
+        assert app.traps.counts["unmatched"] == 0

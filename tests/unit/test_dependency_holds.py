@@ -59,3 +59,17 @@ def test_parent_recovery_reruns_its_unreachable_dependants():
     back = Transition("router", Status.CRITICAL, Status.OK, T0, "ok")
     assert DEPS.to_rerun("router", back, states) == ["host"]
     assert DEPS.to_rerun("router", None, states) == []
+
+
+def test_a_parent_no_longer_down_reruns_its_unreachable_dependants():
+    """A router that goes from critical to warning (or unknown) no longer cuts the path: its
+    unreachable hosts are run at once, not left unreachable until their next interval."""
+    states = {
+        "router": CheckState(status=Status.WARNING, last_check_at=T0),
+        "host": CheckState(status=Status.UNREACHABLE, last_check_at=T0),
+    }
+    for now_status in (Status.WARNING, Status.UNKNOWN):
+        better = Transition("router", Status.CRITICAL, now_status, T0, "slow")
+        assert DEPS.to_rerun("router", better, states) == ["host"]
+    worse = Transition("router", Status.CRITICAL, Status.UNREACHABLE, T0, "core down")
+    assert DEPS.to_rerun("router", worse, states) == []

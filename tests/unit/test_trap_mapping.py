@@ -214,3 +214,30 @@ async def test_trap_check_clears_on_schedule_once():
     check.noted(feed.result)
     assert await check.evaluate(None, NOW + timedelta(minutes=9)) is None
     assert await check.evaluate(None, NOW + timedelta(minutes=10)) is not None
+
+
+def test_link_down_of_an_admin_down_interface_is_ok_as_its_poll_says():
+    """An operator shutting a port makes the switch send linkDown with ifAdminStatus down: the
+    check reads ok ("admin down", as its poll would), nobody is paged for the shutdown."""
+    shut = Trap(
+        ROUTER,
+        LINK_DOWN,
+        (
+            ("1.3.6.1.2.1.2.2.1.1.3", "3"),
+            ("1.3.6.1.2.1.2.2.1.7.3", "2"),
+            ("1.3.6.1.2.1.2.2.1.8.3", "2"),
+        ),
+    )
+    (feed,) = route(shut, [], [interface()], NOW)
+    assert feed.result.status is Status.OK
+    assert feed.result.summary == f"linkDown trap from {ROUTER} (ifIndex 3): admin down"
+    (failed,) = route(link(LINK_DOWN), [], [interface()], NOW)  # admin up: a real failure
+    assert failed.result.status is Status.CRITICAL
+
+
+def test_an_odd_if_index_value_is_no_index_not_a_crash():
+    """A sender's ifIndex value that Python calls a digit but int() refuses ("²") maps to no
+    interface instead of raising while the trap is handled."""
+    odd = Trap(ROUTER, LINK_DOWN, (("1.3.6.1.2.1.2.2.1.1.x", "²"),))
+    assert if_index(odd) is None
+    assert route(odd, [], [interface()], NOW) == []

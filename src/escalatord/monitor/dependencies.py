@@ -103,15 +103,15 @@ class Dependencies:
         self, name: str, tr: Transition | None, states: Mapping[str, CheckState]
     ) -> list[str]:
         """Dependants to run now after a result of `name`: held ones once `name` is confirmed
-        up or down; unreachable ones when `name` recovers (those still failing then get
-        incidents of their own)."""
+        up or down; unreachable ones when `name` stops being down (recovers, or only warns):
+        those still failing then get incidents of their own."""
         dependants = self.graph.dependants.get(name, ())
         if not dependants:
             return []
         state = states.get(name)
         decided = state is not None and (topology.is_down(state) or state.pending is None)
         out = [d for d in dependants if decided and d in self._held]
-        if tr is not None and tr.current is Status.OK:
+        if tr is not None and tr.current not in DOWN:
             out += [
                 d
                 for d in dependants

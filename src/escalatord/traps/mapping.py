@@ -12,8 +12,9 @@ Two kinds of check are fed:
   `clear_oids` (ok) hold the trap OID, when the trap carries every `match_varbinds` entry.
 - `snmp_interface` checks, by linkDown / linkUp (IF-MIB, snmpTraps.3 / .4): the ifIndex
   varbind (ifIndex.N) selects the check whose host is the trap's source and whose ifIndex is
-  N. linkDown is critical, linkUp ok, both at once; the check's next poll (after its
-  `retry_interval`) confirms or corrects that.
+  N. linkDown is critical (ok when the trap says the interface is admin down, as the poll
+  judges it), linkUp ok, both at once; the check's next poll (after its `retry_interval`)
+  confirms or corrects that.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from datetime import datetime, timedelta
 from escalatord.checks.base import Result, Status
 from escalatord.checks.heartbeat import Params
 from escalatord.checks.snmp_trap import SnmpTrapConfig, canonical_address, immediate
-from escalatord.traps.oids import IF_INDEX, LINK_DOWN, LINK_UP, name_of
+from escalatord.traps.oids import IF_ADMIN_STATUS, IF_INDEX, LINK_DOWN, LINK_UP, name_of
 
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 SNMP_TRAP_OID = "1.3.6.1.6.3.1.1.4.1.0"
@@ -97,7 +98,8 @@ def if_index(trap: Trap) -> int | None:
         if oid.startswith(IF_INDEX + "."):
             suffix = oid[len(IF_INDEX) + 1 :]
             text = suffix if suffix.isdigit() else value
-            return int(text) if text.isdigit() else None
+            # isascii: str.isdigit() also accepts "²", which int() refuses.
+            return int(text) if text.isascii() and text.isdigit() else None
     return None
 
 
@@ -150,6 +152,9 @@ def link_result(trap: Trap, interface: Interface, now: datetime) -> Result | Non
     down = trap.oid == LINK_DOWN
     what = "linkDown" if down else "linkUp"
     summary = f"{what} trap from {trap.source} (ifIndex {index})"
+    if down and trap.value(f"{IF_ADMIN_STATUS}.{index}") in ("2", "down"):
+        # Shut by an operator: ok, as the check's poll judges an admin-down interface.
+        return Result(Status.OK, f"{summary}: admin down", at=now)
     return Result(Status.CRITICAL if down else Status.OK, summary, at=now)
 
 

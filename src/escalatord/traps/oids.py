@@ -14,6 +14,7 @@ SNMP_TRAPS = "1.3.6.1.6.3.1.1.5"  # the standard traps; v1 generic trap N is snm
 LINK_DOWN = f"{SNMP_TRAPS}.3"
 LINK_UP = f"{SNMP_TRAPS}.4"
 IF_INDEX = "1.3.6.1.2.1.2.2.1.1"
+IF_ADMIN_STATUS = "1.3.6.1.2.1.2.2.1.7"  # linkDown carries it: 2 is down (shut)
 # Short names for summaries: "linkDown trap from 10.0.0.1" reads better than the OID.
 TRAP_NAMES = {
     f"{SNMP_TRAPS}.1": "coldStart",

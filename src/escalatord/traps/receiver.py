@@ -175,7 +175,7 @@ class TrapReceiver:
         now = self.monitor.clock()
         trap_checks: dict[str, list[SnmpTrapConfig]] = defaultdict(list)
         interfaces: dict[str, list[Check]] = defaultdict(list)
-        by_name: dict[str, Check] = {}
+        by_name: dict[str, list[Check]] = defaultdict(list)  # several ports of one switch
         for name, check in checks.items():
             if isinstance(check, SnmpTrapCheck):
                 check.resume(self.monitor.states.get(name), now)
@@ -186,25 +186,27 @@ class TrapReceiver:
                 if address is not None:
                     interfaces[address].append(check)
                 elif host:
-                    by_name[host] = check
+                    by_name[host].append(check)
         self._trap_checks, self._interfaces = dict(trap_checks), dict(interfaces)
         if self._resolving is not None:
             self._resolving.cancel()
             self._resolving = None
         if by_name:
-            self._resolving = asyncio.create_task(self._resolve(by_name), name="traps:resolve")
+            self._resolving = asyncio.create_task(
+                self._resolve(dict(by_name)), name="traps:resolve"
+            )
 
-    async def _resolve(self, by_name: dict[str, Check]) -> None:
+    async def _resolve(self, by_name: dict[str, list[Check]]) -> None:
         """Add snmp_interface checks given by host name under the addresses the name has."""
         loop = asyncio.get_running_loop()
-        for host, check in by_name.items():
+        for host, named in by_name.items():
             try:
                 async with asyncio.timeout(RESOLVE_TIMEOUT):
                     infos = await loop.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
             except (OSError, TimeoutError) as exc:
                 log.warning(
                     "trap_host_unresolved",
-                    check=check.name,
+                    checks=[c.name for c in named],
                     host=host,
                     error=str(exc) or type(exc).__name__,
                     hint="linkDown/linkUp traps cannot be matched to this check until a reload",
@@ -212,7 +214,7 @@ class TrapReceiver:
                 continue
             for address in {canonical_address(str(info[4][0])) for info in infos}:
                 if address is not None:
-                    self._interfaces.setdefault(address, []).append(check)
+                    self._interfaces.setdefault(address, []).extend(named)
 
     def _set_communities(self, wanted: tuple[str, ...]) -> None:
         if wanted == self._communities:
