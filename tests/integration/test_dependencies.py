@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -292,3 +293,106 @@ async def test_redundant_paths_cut_off_only_when_all_are_down(
         rows = await incidents_when(app, lambda rows: all(r.affected for r in rows))
         listed = {r.check: [a["check"] for a in r.affected] for r in rows}
         assert listed == {"wan-1": ["office-host"], "wan-2": ["office-host"]}
+
+
+async def test_a_passive_parent_vouches_for_the_path_without_being_probed(
+    tmp_path: Path, office: HttpTarget, sink: HttpTarget
+) -> None:
+    """A trap-only parent that has said nothing is not "too old to trust": it cannot be probed,
+    so a failing child is paged on its own at once instead of being held back."""
+    text = f"""
+        [[check]]
+        name = "ups"
+        type = "snmp_trap"
+        host = "127.0.0.1"
+        trap_oids = ["1.3.6.1.4.1.318.0.5"]
+        clear_oids = ["1.3.6.1.4.1.318.0.9"]
+
+        [[check]]
+        name = "server"
+        type = "http"
+        url = "{office.url("/server")}"
+        depends_on = ["ups"]
+
+        [[rule]]
+        name = "everything"
+        policy = "page"
+
+        [[policy]]
+        name = "page"
+          [[policy.level]]
+          after = "0s"
+          notify = ["sink"]
+
+        [[notifier]]
+        name = "sink"
+        type = "webhook"
+        url = "{sink.url("/hook")}"
+    """
+    async with running_app(tmp_path / "escalatord.db", text) as app:
+        await eventually(lambda: "server" in app.monitor.states, what="first result")
+        office.respond(503)
+        await eventually(lambda: len(sink.requests) >= 1, within=3, what="the server's page")
+        assert pages(sink) == [("triggered", "server")]
+        assert not app.monitor.deps.held
+
+
+async def test_a_passive_dependant_gets_its_own_incident_when_the_parent_recovers(
+    tmp_path: Path, office: HttpTarget, sink: HttpTarget
+) -> None:
+    """A heartbeat that failed while its network path was down is unreachable; when the path
+    recovers it is judged again on its last signal at once, not at its next (hourly) run."""
+    token = "feed-token-0123456789"
+    text = f"""
+        [[check]]
+        name = "link"
+        type = "http"
+        url = "{office.url("/link")}"
+
+        [[check]]
+        name = "feed"
+        type = "heartbeat"
+        every = "1h"
+        grace = "1h"
+        interval = "1h"
+        token = "{token}"
+        depends_on = ["link"]
+
+        [[rule]]
+        name = "everything"
+        policy = "page"
+
+        [[policy]]
+        name = "page"
+          [[policy.level]]
+          after = "0s"
+          notify = ["sink"]
+
+        [[notifier]]
+        name = "sink"
+        type = "webhook"
+        url = "{sink.url("/hook")}"
+    """
+    async with running_app(tmp_path / "escalatord.db", text) as app:
+        states = app.monitor.states
+        await eventually(lambda: "link" in states, what="first result")
+        office.respond(503, path="/link")
+        await eventually(lambda: len(sink.requests) >= 1, what="the link's page")
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(
+                f"{app.base_url}/heartbeat/feed/fail",  # type: ignore[attr-defined]
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        assert answer.status_code == 200, answer.text
+        await eventually(
+            lambda: states.get("feed") is not None and states["feed"].status is Status.UNREACHABLE,
+            what="the feed unreachable",
+        )
+        office.respond(200, path="/link")
+        await eventually(lambda: len(sink.requests) >= 3, what="recovery and the feed's page")
+        assert pages(sink) == [
+            ("triggered", "link"),
+            ("resolved", "link"),
+            ("triggered", "feed"),
+        ]
+        assert states["feed"].status is Status.CRITICAL

@@ -9,7 +9,7 @@ re-run dependants when the parent's state is known.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 
 import structlog
@@ -23,12 +23,14 @@ log = structlog.get_logger("escalatord.monitor")
 
 
 class Dependencies:
-    def __init__(self, configs: Iterable[CheckConfig]):
+    def __init__(self, configs: Iterable[CheckConfig], passive: Collection[str] = ()):
         self._held: dict[str, datetime] = {}  # check -> when its failure was first held back
-        self.set_checks(configs)
+        self.set_checks(configs, passive)
 
-    def set_checks(self, configs: Iterable[CheckConfig]) -> None:
-        """Rebuild the graph from the enabled checks (start and reload)."""
+    def set_checks(self, configs: Iterable[CheckConfig], passive: Collection[str] = ()) -> None:
+        """Rebuild the graph from the enabled checks (start and reload). `passive`: checks
+        that are not probed (heartbeats, traps): their state is always current."""
+        self.passive = frozenset(passive)
         self.configs = {c.name: c for c in configs if c.enabled}
         self.graph = topology.graph(
             (c.name, c.depends_on, c.depends_on_any) for c in self.configs.values()
@@ -47,7 +49,9 @@ class Dependencies:
         """The topology verdict for a problem result of a check with parents; None otherwise."""
         if not status.is_problem or not self.graph.has_parents(name) or name not in self.configs:
             return None
-        return topology.verdict(name, self.graph, states, now, self.fresh_within(name))
+        return topology.verdict(
+            name, self.graph, states, now, self.fresh_within(name), self.passive
+        )
 
     def should_hold(
         self, name: str, tr: Transition, verdict: Verdict | None, now: datetime

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections import ChainMap
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,7 +51,8 @@ class Monitor:
         # result and the transition it causes) must not interleave and apply out of order.
         self._locks: dict[str, asyncio.Lock] = {}
         self.scheduler = CheckScheduler(self.run_check)
-        self.deps = Dependencies(c.config for c in self.checks.values())
+        self.deps = Dependencies((c.config for c in self.checks.values()), _passive(self.checks))
+        self._refeeds: set[asyncio.Task[None]] = set()
         self.completed = 0
 
     async def load(self) -> None:
@@ -115,6 +117,8 @@ class Monitor:
         if verdict is not None and verdict.reach is Reach.UNREACHABLE:
             status, summary = Status.UNREACHABLE, f"{', '.join(verdict.down)} down: {summary}"
         new, transition = step(name, state, status, summary, params, now)
+        if status is not result.status:  # unreachable: keep what the probe itself said
+            new = replace(new, last_status=result.status)
         if transition is not None and self.deps.should_hold(name, transition, verdict, now):
             # A parent is not confirmed up or down yet: hold the failure back, ask the parent.
             assert verdict is not None
@@ -134,7 +138,28 @@ class Monitor:
             self._dirty.add(name)
         self.scheduler.reschedule(name, next_delay(new, params))
         for dependant in self.deps.to_rerun(name, transition, self.states):
-            self.scheduler.run_now(dependant)
+            if dependant in self.deps.passive:
+                self._refeed(dependant)
+            else:
+                self.scheduler.run_now(dependant)
+
+    def _refeed(self, name: str) -> None:
+        """Judge a passive dependant again on its last signal: running it would give nothing
+        new (it has no probe), and it must not stay unreachable until its next trap or ping."""
+
+        async def refeed() -> None:
+            async with self._lock(name):
+                state = self.states.get(name)
+                if state is None or state.last_status is None:
+                    return
+                if state.status is not Status.UNREACHABLE and name not in self.deps.held:
+                    return
+                summary = state.last_summary.split(" down: ", 1)[-1]
+                await self._apply(name, Result(state.last_status, summary, at=self.clock()), None)
+
+        task = asyncio.create_task(refeed(), name=f"refeed:{name}")
+        self._refeeds.add(task)
+        task.add_done_callback(self._refeeds.discard)
 
     async def _transition(
         self, name: str, old: CheckState, new: CheckState, tr: Transition, now: datetime
@@ -162,7 +187,7 @@ class Monitor:
         """Swap the running checks (reload). States are kept, also for checks that leave: one
         disabled and enabled again must still know it was down, so its recovery resolves."""
         self.checks = dict(checks)
-        self.deps.set_checks(c.config for c in self.checks.values())
+        self.deps.set_checks((c.config for c in self.checks.values()), _passive(self.checks))
 
     async def flush(self) -> None:
         """Write every state changed since the last flush, in one transaction."""
@@ -186,3 +211,7 @@ class Monitor:
                 raise
             except Exception:
                 log.exception("state_flush_failed")
+
+
+def _passive(checks: Mapping[str, Check]) -> list[str]:
+    return [name for name, check in checks.items() if check.kind == "passive"]

@@ -18,7 +18,7 @@ Nothing here reads a clock or the store: states and `now` are passed in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -86,14 +86,20 @@ def is_down(state: CheckState | None) -> bool:
     return state is not None and state.status in DOWN
 
 
-def _condition(state: CheckState | None, now: datetime, fresh_within: timedelta) -> str:
-    """down | up | pending (failing, not confirmed) | stale (no result recent enough)."""
+def _condition(
+    state: CheckState | None, now: datetime, fresh_within: timedelta, current: bool
+) -> str:
+    """down | up | pending (failing, not confirmed) | stale (no result recent enough).
+    `current`: the parent's state is current by construction (a passive check: heartbeats,
+    traps), so its age says nothing and probing it again would not give a newer one."""
     if is_down(state):
         return "down"
+    if state is not None and not state.hard and state.pending in DOWN:
+        return "pending"
+    if current:
+        return "up"
     if state is None or state.last_check_at is None:
         return "stale"
-    if not state.hard and state.pending is not None and state.pending in DOWN:
-        return "pending"
     if state.last_check_at < now - fresh_within:
         return "stale"
     return "up"
@@ -105,12 +111,14 @@ def verdict(
     states: Mapping[str, CheckState],
     now: datetime,
     fresh_within: timedelta,
+    current: Collection[str] = (),
 ) -> Verdict:
     """Is a failure of `name` its own? `fresh_within`: how recent a parent's last result must
-    be to count as up (older, and the parent must be probed again before deciding)."""
+    be to count as up (older, and the parent must be probed again before deciding); parents in
+    `current` (passive checks) count as up whatever the age of their last result."""
     if not g.has_parents(name):
         return Verdict(Reach.REACHABLE)
-    cond = {p: _condition(states.get(p), now, fresh_within) for p in g.parents(name)}
+    cond = {p: _condition(states.get(p), now, fresh_within, p in current) for p in g.parents(name)}
     required = g.all_of.get(name, ())
     redundant = g.any_of.get(name, ())
     down = [p for p in required if cond[p] == "down"]
