@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.app import page_everything
 from tests.support.daemon import DaemonProcess, cli, free_port, wait_until
 from tests.support.http_target import HttpTarget
 
@@ -104,20 +105,7 @@ def config(tmp_path: Path, port: int, sink: HttpTarget) -> Path:
         count = 1
         labels = {{ site = "boston", category = "remote-office" }}
         {hosts}
-        [[rule]]
-        name = "everything"
-        policy = "page"
-
-        [[policy]]
-        name = "page"
-          [[policy.level]]
-          after = "0s"
-          notify = ["sink"]
-
-        [[notifier]]
-        name = "sink"
-        type = "webhook"
-        url = "{sink.url("/hook")}"
+        {page_everything(sink.url("/hook"))}
         """)
     )
     return path

@@ -18,7 +18,7 @@ from escalatord.app import App
 from escalatord.checks.base import Status
 from escalatord.incidents import service
 from escalatord.store.tables import incidents
-from tests.support.app import eventually, running_app
+from tests.support.app import eventually, page_everything, running_app
 from tests.support.http_target import HttpTarget
 
 HOSTS = ("office-pc-1", "office-pc-2", "office-printer")
@@ -58,20 +58,7 @@ def body(office: HttpTarget, sink: HttpTarget, router_interval: str = "200ms") -
         retries = 2
         labels = {{ site = "boston", category = "remote-office" }}
         {hosts}
-        [[rule]]
-        name = "everything"
-        policy = "page"
-
-        [[policy]]
-        name = "page"
-          [[policy.level]]
-          after = "0s"
-          notify = ["sink"]
-
-        [[notifier]]
-        name = "sink"
-        type = "webhook"
-        url = "{sink.url("/hook")}"
+        {page_everything(sink.url("/hook"))}
     """
 
 
@@ -252,20 +239,7 @@ async def test_redundant_paths_cut_off_only_when_all_are_down(
         retries = 2
         depends_on_any = ["wan-1", "wan-2"]
 
-        [[rule]]
-        name = "everything"
-        policy = "page"
-
-        [[policy]]
-        name = "page"
-          [[policy.level]]
-          after = "0s"
-          notify = ["sink"]
-
-        [[notifier]]
-        name = "sink"
-        type = "webhook"
-        url = "{sink.url("/hook")}"
+        {page_everything(sink.url("/hook"))}
     """
     async with running_app(tmp_path / "escalatord.db", text) as app:
         states = app.monitor.states
@@ -314,20 +288,7 @@ async def test_a_passive_parent_vouches_for_the_path_without_being_probed(
         url = "{office.url("/server")}"
         depends_on = ["ups"]
 
-        [[rule]]
-        name = "everything"
-        policy = "page"
-
-        [[policy]]
-        name = "page"
-          [[policy.level]]
-          after = "0s"
-          notify = ["sink"]
-
-        [[notifier]]
-        name = "sink"
-        type = "webhook"
-        url = "{sink.url("/hook")}"
+        {page_everything(sink.url("/hook"))}
     """
     async with running_app(tmp_path / "escalatord.db", text) as app:
         await eventually(lambda: "server" in app.monitor.states, what="first result")
@@ -358,20 +319,7 @@ async def test_a_passive_dependant_gets_its_own_incident_when_the_parent_recover
         token = "{token}"
         depends_on = ["link"]
 
-        [[rule]]
-        name = "everything"
-        policy = "page"
-
-        [[policy]]
-        name = "page"
-          [[policy.level]]
-          after = "0s"
-          notify = ["sink"]
-
-        [[notifier]]
-        name = "sink"
-        type = "webhook"
-        url = "{sink.url("/hook")}"
+        {page_everything(sink.url("/hook"))}
     """
     async with running_app(tmp_path / "escalatord.db", text) as app:
         states = app.monitor.states

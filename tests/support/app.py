@@ -35,6 +35,26 @@ def config_text(database: Path, port: int, body: str) -> str:
     return head + textwrap.dedent(body)
 
 
+def page_everything(url: str) -> str:
+    """Config lines that page every incident at once to a webhook at `url` (notifier "sink")."""
+    return textwrap.dedent(f"""
+        [[rule]]
+        name = "everything"
+        policy = "page"
+
+        [[policy]]
+        name = "page"
+          [[policy.level]]
+          after = "0s"
+          notify = ["sink"]
+
+        [[notifier]]
+        name = "sink"
+        type = "webhook"
+        url = "{url}"
+    """)
+
+
 @asynccontextmanager
 async def running_app(database: Path, body: str, port: int | None = None) -> AsyncIterator[App]:
     """Start an App on `database` with `body` as the rest of its config; stop it after."""
