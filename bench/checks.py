@@ -3,11 +3,12 @@
     sudo .venv/bin/python bench/checks.py --checks 1000 --type mixed --interval 10s --seconds 60
     sudo .venv/bin/python bench/checks.py --checks 10000 --interval 60s --seconds 120 --json
 
-Starts local targets in a subprocess (ping: distinct 127.x.y.z addresses; http: one uvicorn
-server, a path per check; tcp: listeners that accept and hang up), writes a temporary config
-of N checks, runs the daemon as a process, warms up, and for --seconds reads /metrics and
+Starts local targets (targets.py: ping to distinct 127.x.y.z addresses, one HTTP server with
+a path per check, TCP listeners, an SNMP agent), writes a temporary config of N checks
+(workload.py), runs the daemon as a process, warms up, and for --seconds reads /metrics and
 /proc/<pid>: checks completed per second, whether it keeps up, CPU seconds per 1,000 checks,
-scheduling lateness, peak RSS and start-up time. bench/README.md says how each is measured.
+scheduling lateness, peak RSS and start-up time. bench/README.md says how each is measured;
+scenarios.py runs the named scenarios of issue 6 through `throughput()` here.
 
 Root is needed for ping (raw ICMP); Linux only. Every target is a loopback address. Every wait
 has a deadline; the daemon and targets are stopped at the end, on Ctrl-C or SIGTERM, and by
@@ -17,295 +18,20 @@ the kernel (PR_SET_PDEATHSIG) if the harness dies.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import ctypes
 import json
 import os
-import platform
-import shutil
-import signal
-import socket
 import sqlite3
-import subprocess
 import sys
-import tempfile
-import time
-from collections import Counter
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import timedelta
 from pathlib import Path
 
-import httpx
+from daemon import peak_rss_mb, rate, watch
+from session import Session, machine
+from workload import KINDS, MIXES, Workload
 
 from escalatord.api.app import LATENESS_WINDOW
 from escalatord.config.types import format_duration, parse_duration
-
-TCP_LISTENERS = 4
-TYPES = ("ping", "http", "tcp")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-# --- targets: a subprocess, `checks.py --serve-targets HTTP_FD TCP_FD...` -------------------
-
-
-def serve_targets(http_fd: int, tcp_fds: list[int]) -> None:
-    """Answer HTTP 200 "ok" on every path and accept-and-close TCP until stdin closes."""
-    import uvicorn
-
-    counts: Counter[str] = Counter()
-
-    async def http_app(scope, receive, send) -> None:  # bare ASGI: no routing cost
-        if scope["type"] != "http":
-            return
-        counts["http_requests"] += 1
-        headers = [(b"content-type", b"text/plain"), (b"content-length", b"2")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": b"ok"})
-
-    async def tcp_client(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        counts["tcp_connections"] += 1
-        writer.close()
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        for fd in tcp_fds:
-            await asyncio.start_server(tcp_client, sock=socket.socket(fileno=fd))
-        # Keep-alive as long as nginx's default, so the daemon's pool is not cut every 5 s.
-        config = uvicorn.Config(
-            http_app, lifespan="off", access_log=False, log_level="warning", timeout_keep_alive=75
-        )
-        server = uvicorn.Server(config)
-        serving = asyncio.create_task(server.serve(sockets=[socket.socket(fileno=http_fd)]))
-        await loop.run_in_executor(None, sys.stdin.buffer.read)  # EOF: the harness is done
-        server.should_exit = True
-        await asyncio.wait_for(serving, 10)
-
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(main())
-    else:
-        uvloop.run(main())
-    cpu = os.times()
-    print(json.dumps({**counts, "cpu_s": round(cpu.user + cpu.system, 2)}), flush=True)
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: the kernel sends it SIGTERM when the harness dies."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-class Targets:
-    """The targets subprocess. Sockets are bound here, so they accept before it is up."""
-
-    def __init__(self) -> None:
-        socks = []
-        for _ in range(1 + TCP_LISTENERS):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sock.listen(1024)
-            sock.set_inheritable(True)
-            socks.append(sock)
-        ports = [s.getsockname()[1] for s in socks]
-        self.http_port, self.tcp_ports = ports[0], ports[1:]
-        fds = [s.fileno() for s in socks]
-        self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve-targets", *map(str, fds)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            pass_fds=fds,
-            preexec_fn=_die_with_parent,
-            start_new_session=True,  # Ctrl-C reaches the harness only; it stops the children
-        )
-        for sock in socks:  # the child has its copies
-            sock.close()
-        self.report: dict[str, float] = {}
-
-    def stop(self) -> None:
-        """Close its stdin (it stops and prints its counts); kill it if it does not."""
-        try:
-            out, _ = self.proc.communicate(timeout=15)
-            self.report = json.loads(out.decode().strip().splitlines()[-1])
-        except (subprocess.TimeoutExpired, ValueError, IndexError):
-            self.proc.kill()
-            self.proc.wait(5)
-
-
-# --- the config -----------------------------------------------------------------------------
-
-
-def loopback_addresses():
-    """127.1.0.1, 127.1.0.2, ...: distinct addresses, skipping .0 and .255 host parts."""
-    i = 1 << 16
-    while True:
-        b, c, d = (i >> 16) & 255, (i >> 8) & 255, i & 255
-        if d not in (0, 255):
-            yield f"127.{b}.{c}.{d}"
-        i += 1
-
-
-def config_text(args: argparse.Namespace, targets: Targets, workdir: Path, port: int) -> str:
-    kinds = TYPES if args.type == "mixed" else (args.type,)
-    addresses = loopback_addresses()
-    lines = [
-        "[daemon]",
-        f'database = "sqlite:///{workdir}/escalatord.db"',
-        f'listen = "127.0.0.1:{port}"',
-        f"icmp_privileged = {'true' if 'ping' in kinds else 'false'}",
-        "",
-        "[defaults]",
-        f'interval = "{format_duration(args.interval)}"',
-        'timeout = "10s"',
-    ]
-    for i in range(args.checks):
-        kind = kinds[i % len(kinds)]
-        lines += ["", "[[check]]", f'name = "{kind}-{i:05d}"', f'type = "{kind}"']
-        if kind == "ping":
-            lines += [f'host = "{next(addresses)}"', f"count = {args.ping_count}"]
-        elif kind == "http":
-            lines.append(f'url = "http://127.0.0.1:{targets.http_port}/c/{i}"')
-        else:
-            port_ = targets.tcp_ports[i % len(targets.tcp_ports)]
-            lines += ['host = "127.0.0.1"', f"port = {port_}"]
-    return "\n".join(lines) + "\n"
-
-
-# --- measuring from outside -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """One scrape of /metrics plus the CPU time used so far, at time.monotonic() `at`."""
-
-    at: float
-    cpu: float  # user + system
-    sys: float  # system (kernel) part of cpu
-    done: float
-    skipped: float
-    p50: float  # lateness, seconds, over the daemon's newest runs
-    p99: float
-    max: float
-
-    @classmethod
-    def parse(cls, at: float, cpu: tuple[float, float], text: str) -> Snapshot:
-        m = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                m[name.removeprefix("escalatord_")] = float(value)
-        late = "scheduler_lateness_seconds{quantile=%s}"
-        return cls(
-            at,
-            sum(cpu),
-            cpu[1],
-            m["checks_completed_total"],
-            m["scheduler_skipped_total"],
-            m[late % '"0.5"'],
-            m[late % '"0.99"'],
-            m["scheduler_lateness_max_seconds"],
-        )
-
-
-def proc_stat(pid: int) -> list[str]:
-    """Fields of /proc/<pid>/stat after the command name (which may hold spaces)."""
-    with open(f"/proc/{pid}/stat") as fh:
-        return fh.read().rpartition(")")[2].split()
-
-
-def cpu_seconds(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds of `pid` and its reaped children and live descendants."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError, IndexError):
-                parents[int(entry)] = int(proc_stat(int(entry))[1])
-    family, queue = [], [pid]
-    while queue:
-        family.append(current := queue.pop())
-        queue += [child for child, parent in parents.items() if parent == current]
-    user = system = 0
-    for member in family:
-        with contextlib.suppress(OSError, IndexError):
-            f = [int(x) for x in proc_stat(member)[11:15]]  # utime stime cutime cstime
-            user += f[0] + (f[2] if member == pid else 0)
-            system += f[1] + (f[3] if member == pid else 0)
-    return user / CLK_TCK, system / CLK_TCK
-
-
-def peak_rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as fh:
-        kb = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
-    return round(kb / 1024, 1)
-
-
-class Daemon:
-    """`escalatord run` as a process, with its log in a file."""
-
-    def __init__(self, config: Path, port: int, log: Path):
-        self.log = log
-        self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
-        with open(log, "wb") as out:
-            self.started = time.monotonic()
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "escalatord", "run", "--config", str(config)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
-                start_new_session=True,
-            )
-
-    def alive(self) -> None:
-        if self.proc.poll() is not None:
-            tail = self.log.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"the daemon exited with {self.proc.returncode}:\n{tail}")
-
-    def wait_healthy(self, timeout: float) -> float:
-        """Seconds from process start to the first /healthz 200."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.alive()
-            with contextlib.suppress(httpx.HTTPError):
-                if self.client.get("/healthz", timeout=1).status_code == 200:
-                    return time.monotonic() - self.started
-            time.sleep(0.01)
-        raise RuntimeError(f"/healthz did not answer 200 within {timeout:.0f} s; see {self.log}")
-
-    def snapshot(self) -> Snapshot:
-        self.alive()
-        cpu = cpu_seconds(self.proc.pid)
-        return Snapshot.parse(time.monotonic(), cpu, self.client.get("/metrics").text)
-
-    def stop(self, timeout: float = 30) -> None:
-        self.client.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                print(f"the daemon ignored SIGTERM for {timeout} s: killed", file=sys.stderr)
-                self.proc.kill()
-                self.proc.wait(5)
-
-
-def rate(a: Snapshot, b: Snapshot) -> float:
-    return (b.done - a.done) / (b.at - a.at)
-
-
-def watch(daemon: Daemon, seconds: float, args: argparse.Namespace, label: str) -> list:
-    """Scrape every --report-every s for `seconds`, printing progress; all the snapshots."""
-    end = time.monotonic() + seconds
-    seen = [daemon.snapshot()]
-    while (left := end - time.monotonic()) > 0:
-        time.sleep(min(args.report_every, left))
-        seen.append(now := daemon.snapshot())
-        print(
-            f"  {label}: {rate(seen[-2], now):6.1f} checks/s, lateness p99 "
-            f"{now.p99 * 1000:.1f} ms, max {now.max * 1000:.1f} ms, skipped {now.skipped:.0f}",
-            file=sys.stderr,
-        )
-    return seen
 
 
 def last_results(database: Path) -> dict[str, int]:
@@ -314,64 +40,85 @@ def last_results(database: Path) -> dict[str, int]:
         return dict(db.execute("SELECT last_status, count(*) FROM check_states GROUP BY 1"))
 
 
-# --- one run --------------------------------------------------------------------------------
+def default_warmup(checks: int, interval: timedelta) -> float:
+    """The longest of 10 s, one interval (every check has run once and has its state row) and
+    1.2 × the time for LATENESS_WINDOW runs (the lateness window then holds no start-up runs)."""
+    seconds = interval.total_seconds()
+    return round(max(10.0, seconds, 1.2 * LATENESS_WINDOW * seconds / checks))
 
 
-def measure(args: argparse.Namespace, workdir: Path) -> dict:
-    load = args.checks / args.interval.total_seconds()
-    every = format_duration(args.interval)
-    print(f"{args.checks} {args.type} checks every {every}: {load:.0f}/s", file=sys.stderr)
-    targets = Targets()
-    daemon = None
-    try:
-        with socket.socket() as probe:  # a free port for the daemon's API
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        config = workdir / "escalatord.toml"
-        config.write_text(config_text(args, targets, workdir, port))
+def throughput(
+    workload: Workload,
+    seconds: float,
+    *,
+    warmup: float | None = None,
+    report_every: float = 10,
+    startup_timeout: float = 120,
+    snmp_agent: str = "snmpd",
+    uvloop: bool = False,
+    keep: bool = False,
+) -> dict:
+    """Run the daemon under `workload` and measure it; the figures as a dict."""
+    interval = workload.interval.total_seconds()
+    load = workload.checks / interval
+    if warmup is None:
+        warmup = default_warmup(workload.checks, workload.interval)
+    # Scrape at least twice per lateness window, so that the max seen covers every run.
+    report_every = min(report_every, max(1.0, LATENESS_WINDOW / load / 2))
+    every = format_duration(workload.interval)
+    print(f"{workload.checks} {workload.mix} checks every {every}: {load:.0f}/s", file=sys.stderr)
+    with Session(workload, snmp_agent=snmp_agent, keep=keep) as s:
         loadavg_before = os.getloadavg()
-        daemon = Daemon(config, port, workdir / "daemon.log")
-        startup = daemon.wait_healthy(args.startup_timeout)
-        print(f"  healthy after {startup:.2f} s; warming up {args.warmup:g} s", file=sys.stderr)
-        warmup = watch(daemon, args.warmup, args, "warm-up")
-        start = warmup[-1]
-        first = watch(daemon, args.seconds / 2, args, "first half")
-        second = watch(daemon, args.seconds / 2, args, "second half")
+        daemon = s.start_daemon(uvloop=uvloop)
+        startup = daemon.wait_healthy(startup_timeout)
+        print(f"  healthy after {startup:.2f} s; warming up {warmup:g} s", file=sys.stderr)
+        warm = watch(daemon, warmup, report_every, "warm-up")
+        start = warm[-1]
+        targets_cpu0 = s.targets.cpu_seconds()
+        snmp_cpu0 = s.snmp.cpu_seconds() if s.snmp else 0.0
+        first = watch(daemon, seconds / 2, report_every, "first half")
+        second = watch(daemon, seconds / 2, report_every, "second half")
         mid, end = first[-1], second[-1]
-        rss = peak_rss_mb(daemon.proc.pid)
-    finally:
-        try:
-            if daemon is not None:
-                daemon.stop()
-        finally:
-            targets.stop()
+        rss = peak_rss_mb(daemon.pid)
+        targets_cpu = s.targets.cpu_seconds() - targets_cpu0
+        snmp_cpu = (s.snmp.cpu_seconds() - snmp_cpu0) if s.snmp else None
+        s.stop_daemon()
+        last = last_results(s.database)
+        targets_report = None
+    targets_report = s.targets.report
     ms = 1000
+    wall = end.at - start.at
+    done = max(1, end.done - start.done)
     result = {
-        "type": args.type,
-        "checks": args.checks,
-        "interval_s": args.interval.total_seconds(),
+        "type": workload.mix,
+        "checks": workload.checks,
+        "interval_s": interval,
         "load_per_s": round(load, 1),
-        "warmup_s": args.warmup,
-        "measured_s": round(end.at - start.at, 1),
+        "uvloop": uvloop,
+        "warmup_s": warmup,
+        "measured_s": round(wall, 1),
         "completed_per_s": round(rate(start, end), 1),
         "completed_per_s_halves": [round(rate(start, mid), 1), round(rate(mid, end), 1)],
         "skipped": end.skipped - start.skipped,
-        "cpu_s_per_1000": round((end.cpu - start.cpu) * 1000 / max(1, end.done - start.done), 3),
-        "cpu_pct_of_one_core": round(100 * (end.cpu - start.cpu) / (end.at - start.at), 1),
+        "cpu_s_per_1000": round((end.cpu - start.cpu) * 1000 / done, 3),
+        "cpu_pct_of_one_core": round(100 * (end.cpu - start.cpu) / wall, 1),
         "cpu_system_share": round((end.sys - start.sys) / max(1e-9, end.cpu - start.cpu), 2),
         "lateness_ms": {  # p50/p99 of the newest runs at the end; max over every scrape
             "p50": round(end.p50 * ms, 2),
             "p99": round(end.p99 * ms, 2),
-            "max": round(max(s.max for s in first[1:] + second[1:]) * ms, 2),
+            "max": round(max(x.max for x in first[1:] + second[1:]) * ms, 2),
             "p99_at_middle": round(mid.p99 * ms, 2),
-            "max_in_warmup": round(max(s.max for s in warmup) * ms, 2),
+            "max_in_warmup": round(max(x.max for x in warm) * ms, 2),
         },
         "peak_rss_mb": rss,
         "startup_s": round(startup, 2),
         "loadavg_before": [round(x, 2) for x in loadavg_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-        "targets": targets.report,
-        "last_status": last_results(workdir / "escalatord.db"),
+        "targets": targets_report,
+        "targets_cpu_pct": round(100 * targets_cpu / wall, 1),
+        "snmp_agent": s.snmp_kind if s.snmp else None,
+        "snmp_agent_cpu_pct": round(100 * snmp_cpu / wall, 1) if snmp_cpu is not None else None,
+        "last_status": last,
     }
     why = []
     if min(result["completed_per_s_halves"]) < 0.95 * load:
@@ -387,21 +134,39 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict:
 HEADER = (
     "| type | checks | interval | load /s | measured s | completed /s | keeps up "
     "| CPU s / 1,000 checks | CPU % of a core | lateness p50 / p99 / max ms | peak RSS MB "
-    "| start-up s | last result ok |\n"
-    "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"
+    "| start-up s | last result ok | load avg |\n"
+    "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|"
 )
 
 
 def table_row(r: dict) -> str:
     late = r["lateness_ms"]
     ok = r["last_status"].get("ok", 0)
+    loads = f"{r['loadavg_before'][0]:.2f} → {r['loadavg_after'][0]:.2f}"
     return (
         f"| {r['type']} | {r['checks']:,} | {r['interval_s']:g}s | {r['load_per_s']:g} "
         f"| {r['measured_s']:g} | {r['completed_per_s']:g} | {'yes' if r['keeps_up'] else 'NO'} "
         f"| {r['cpu_s_per_1000']:.3f} | {r['cpu_pct_of_one_core']:g} "
         f"| {late['p50']:.1f} / {late['p99']:.1f} / {late['max']:.1f} | {r['peak_rss_mb']:g} "
-        f"| {r['startup_s']:.2f} | {ok:,} / {r['checks']:,} |"
+        f"| {r['startup_s']:.2f} | {ok:,} / {r['checks']:,} | {loads} |"
     )
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """Options every throughput-style command shares (checks.py and scenarios.py)."""
+    parser.add_argument("--snmp-agent", choices=("snmpd", "snmpsim"), default="snmpd")
+    parser.add_argument("--ping-count", type=int, default=3, help="echo requests per ping run")
+    parser.add_argument("--uvloop", action="store_true", help="run the daemon on uvloop")
+    parser.add_argument(
+        "--http-option",
+        action="append",
+        default=[],
+        help='a TOML line added to every http check, e.g. "follow_redirects = true"',
+    )
+    parser.add_argument("--report-every", type=float, default=10, help="progress, seconds")
+    parser.add_argument("--startup-timeout", type=float, default=120)
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -410,60 +175,45 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         epilog="See bench/README.md.",
     )
     parser.add_argument("--checks", type=int, default=1000, help="number of checks (default 1000)")
-    parser.add_argument("--type", choices=("mixed", *TYPES), default="mixed")
+    parser.add_argument("--type", choices=(*MIXES, *KINDS), default="mixed")
     parser.add_argument("--interval", type=parse_duration, default="10s", help='e.g. "60s"')
     parser.add_argument("--seconds", type=float, default=60, help="measured window, after warm-up")
     parser.add_argument(
-        "--warmup",
-        type=float,
-        default=None,
-        help="seconds before measuring; default: the longest of 10 s, one interval (every "
-        "check has run and has its state row) and 1.2 times what the daemon takes for "
-        f"{LATENESS_WINDOW:,} runs (its lateness window then holds no start-up runs)",
+        "--warmup", type=float, default=None, help="seconds before measuring (default: see README)"
     )
-    parser.add_argument("--ping-count", type=int, default=3, help="echo requests per ping run")
-    parser.add_argument("--report-every", type=float, default=10, help="progress, seconds")
-    parser.add_argument("--startup-timeout", type=float, default=120)
-    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    add_common(parser)
     args = parser.parse_args(argv)
     if args.checks < 1 or args.seconds <= 0 or (args.warmup or 0) < 0:
         parser.error("--checks must be >= 1, --seconds > 0 and --warmup >= 0")
-    if args.warmup is None:
-        interval = args.interval.total_seconds()
-        args.warmup = round(max(10.0, interval, 1.2 * LATENESS_WINDOW * interval / args.checks))
-    # Scrape at least twice per lateness window, so that the max seen covers every run.
-    window_s = LATENESS_WINDOW * args.interval.total_seconds() / args.checks
-    args.report_every = min(args.report_every, max(1.0, window_s / 2))
-    if args.type in ("mixed", "ping") and os.geteuid() != 0:
-        parser.error("ping checks need raw ICMP sockets: run as root (or use --type http|tcp)")
+    if "ping" in MIXES.get(args.type, (args.type,)) and os.geteuid() != 0:
+        parser.error("ping checks need raw ICMP sockets: run as root (or use --type http|tcp|snmp)")
     return args
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["--serve-targets"]:
-        fds = [int(x) for x in argv[1:]]
-        serve_targets(fds[0], fds[1:])
-        return 0
     args = parse_args(argv)
-    # SIGTERM unwinds like Ctrl-C, through the `finally` that stops the daemon and targets.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    workdir = Path(tempfile.mkdtemp(prefix="escalatord-bench-"))
+    workload = Workload(
+        args.type,
+        args.checks,
+        args.interval,
+        ping_count=args.ping_count,
+        http_options=tuple(args.http_option),
+    )
     try:
-        result = measure(args, workdir)
+        result = throughput(
+            workload,
+            args.seconds,
+            warmup=args.warmup,
+            report_every=args.report_every,
+            startup_timeout=args.startup_timeout,
+            snmp_agent=args.snmp_agent,
+            uvloop=args.uvloop,
+            keep=args.keep,
+        )
     except KeyboardInterrupt:
         print("interrupted: daemon and targets stopped", file=sys.stderr)
         return 130
-    finally:
-        if args.keep:
-            print(f"kept {workdir}", file=sys.stderr)
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    result["machine"] = {
-        "nproc": os.cpu_count(),
-        "python": platform.python_version(),
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-    }
+    result["machine"] = machine()
     if not result["keeps_up"]:
         print("does NOT keep up: " + "; ".join(result["why_not"]), file=sys.stderr)
     print(HEADER)
