@@ -73,9 +73,8 @@ def configure(level: str = "info", *, json: bool | None = None, stream: Any = No
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(LEVELS.get(level, logging.INFO))
-    # Two INFO lines per job run from APScheduler, one per request from uvicorn: noise.
+    # One INFO line per request from uvicorn (and the like from libraries): noise.
     for noisy in (
-        "apscheduler",
         "uvicorn",
         "uvicorn.access",
         "uvicorn.error",
