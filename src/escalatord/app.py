@@ -23,6 +23,7 @@ from escalatord.checks.base import Check, CheckConfig, CheckContext
 from escalatord.config.model import Config
 from escalatord.errors import EscalatordError
 from escalatord.escalation.engine import Engine
+from escalatord.monitor.probes import ProbePool
 from escalatord.monitor.runner import Monitor
 from escalatord.notify.base import Notifier, NotifierConfig
 from escalatord.notify.dispatcher import Dispatcher
@@ -75,6 +76,7 @@ class App:
         self._tasks: list[asyncio.Task[Any]] = []
         self._server: _Server | None = None
         self.traps: TrapReceiver | None = None  # [traps]: the SNMP trap receiver
+        self.probes: ProbePool | None = None  # [daemon] probe_workers: worker processes
 
     async def start(self) -> None:
         """Open the store (migrating it), build everything, start checks, ticks and the API."""
@@ -96,6 +98,14 @@ class App:
         checks = {c.name: build_check(c, self.context) for c in config.checks if c.enabled}
         self.monitor = Monitor(self.store, self.engine, checks)
         await self.monitor.load()
+        if config.daemon.probe_workers:  # active checks run in worker processes
+            self.probes = ProbePool(
+                config.daemon.probe_workers,
+                icmp_privileged=config.daemon.icmp_privileged,
+                log_level=config.daemon.log_level,
+            )
+            await self.probes.start(_probed(checks))
+            self.monitor.probes = self.probes
         # Jobs added before start() are not each handed to a running loop: 10k checks start fast.
         self.monitor.scheduler.set_checks(config.checks)
         self.monitor.scheduler.start()
@@ -138,7 +148,7 @@ class App:
     async def reload(self, new: Config) -> None:
         """Apply a validated config. Settings that need a restart are named in the log."""
         old = self.config
-        for key in ("database", "listen", "icmp_privileged"):
+        for key in ("database", "listen", "icmp_privileged", "probe_workers"):
             if getattr(old.daemon, key) != getattr(new.daemon, key):
                 log.warning(
                     "restart_needed",
@@ -165,6 +175,8 @@ class App:
         self.dispatcher.replace_notifiers(notifiers)
         self.engine.update_config(new)
         self.monitor.replace_checks(checks)
+        if self.probes is not None:  # before any run of a new or changed check is sent
+            self.probes.configure(_probed(checks))
         self._reload_traps(old, new)
         # Replaced checks restart on their (possibly new) interval; unchanged ones keep theirs.
         for check in dropped_checks:
@@ -212,6 +224,8 @@ class App:
         for obj in (*self.monitor.checks.values(), *self.notifiers.values()):
             with contextlib.suppress(Exception):
                 await obj.close()
+        if self.probes is not None:  # after the drain above: no probe is waiting on them
+            await self.probes.close(grace)
         await self.context.aclose()
         await self.store.close()
         log.info("stopped")
@@ -225,6 +239,11 @@ def settle_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def _probed(checks: dict[str, Check]) -> list[CheckConfig]:
+    """Configs of the checks probe workers run: active ones (passive checks have no probe)."""
+    return [c.config for c in checks.values() if c.kind == "active"]
 
 
 def _counts(config: Config) -> dict[str, int]:

@@ -32,14 +32,21 @@ def build(app: App) -> Starlette:
     async def healthz(_request: Request) -> JSONResponse:
         store_ok = await app.store.healthy()
         scheduler_ok = app.monitor.scheduler.running
+        # Probe workers: one dead worker among N is degraded (its checks report unknown until
+        # it is back), not down; with none alive no check can run.
+        probes_ok = app.probes is None or app.probes.alive > 0
+        healthy = store_ok and scheduler_ok and probes_ok
         body = {
-            "status": "ok" if store_ok and scheduler_ok else "unhealthy",
+            "status": "ok" if healthy else "unhealthy",
             "store": store_ok,
             "scheduler": scheduler_ok,
             "version": __version__,
             "checks": len(app.monitor.checks),
         }
-        return JSONResponse(body, status_code=200 if store_ok and scheduler_ok else 503)
+        if app.probes is not None:
+            workers = {"configured": len(app.probes.workers), "alive": app.probes.alive}
+            body["probe_workers"] = workers
+        return JSONResponse(body, status_code=200 if healthy else 503)
 
     async def metrics(_request: Request) -> Response:
         return Response(prometheus_text(app), media_type=PROMETHEUS_TEXT)
@@ -151,6 +158,9 @@ def prometheus_text(app: App) -> str:
             for (name, outcome), count in sorted(app.dispatcher.outcomes.items())
         ],
     )
+    if app.probes is not None:  # probe worker processes (monitor/probes.py)
+        for name, kind, help_, samples in app.probes.metrics():
+            metric(name, kind, help_, samples)
     if app.traps is not None:  # SNMP traps (traps/receiver.py)
         for name, kind, help_, samples in app.traps.metrics():
             metric(name, kind, help_, samples)

@@ -134,6 +134,12 @@ class Check(abc.ABC):
         """Release shared resources. Called on shutdown and when a reload drops the check."""
         return  # optional: most types hold nothing of their own
 
+    def absorb(self, result: Result) -> None:
+        """Learn from a result of this check probed in a worker process (`[daemon]
+        probe_workers`): the daemon's own object never probes, yet others may read what the
+        probe found (the trap receiver reads an snmp_interface check's resolved ifIndex)."""
+        return  # optional: most types keep nothing the daemon's process reads
+
 
 async def execute(check: Check, now: datetime | None = None) -> Result:
     """Run one probe with the check's hard timeout; never raises (except cancellation)."""

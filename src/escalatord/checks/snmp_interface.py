@@ -207,6 +207,19 @@ class SnmpInterfaceCheck(Check):
         return self._index
 
     async def probe(self) -> Result:
+        result = await self._probe()
+        if self._index is not None and "if_index" not in result.measurements:
+            # The resolved index travels with the result: a daemon whose probes run in worker
+            # processes learns it through absorb(), so linkDown/linkUp traps still match.
+            result.measurements["if_index"] = float(self._index)
+        return result
+
+    def absorb(self, result: Result) -> None:
+        index = result.measurements.get("if_index")
+        if index is not None:
+            self._index = int(index)
+
+    async def _probe(self) -> Result:
         cfg = self.config
         try:
             if self._index is None:

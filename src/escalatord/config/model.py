@@ -6,6 +6,7 @@ so `Config.checks` holds instances of subclasses of `CheckConfig`.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 from functools import cached_property
@@ -23,6 +24,7 @@ Severity = Literal["critical", "error", "warning", "info"]
 ProblemStatus = Literal["warning", "critical", "unknown"]
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 ACK_SECRET_MIN = 16
+MAX_PROBE_WORKERS = 64
 
 
 class DaemonConfig(Strict):
@@ -36,6 +38,8 @@ class DaemonConfig(Strict):
     # Signs ack links (HMAC-SHA256). Unset: a random key is made once and kept in the database.
     ack_secret: SecretStr | None = None
     ack_ttl: Duration = timedelta(hours=24)  # how long an ack link in a page stays valid
+    # Worker processes that run the active checks' probes (monitor/probes.py); 0: in-process.
+    probe_workers: int = 0
 
     @field_validator("ack_secret")
     @classmethod
@@ -44,6 +48,18 @@ class DaemonConfig(Strict):
             raise ValueError(
                 f"ack_secret must be at least {ACK_SECRET_MIN} characters; generate one with "
                 "`openssl rand -hex 32`, or leave it unset to have one kept in the database"
+            )
+        return value
+
+    @field_validator("probe_workers")
+    @classmethod
+    def _probe_workers(cls, value: int) -> int:
+        if not 0 <= value <= MAX_PROBE_WORKERS:
+            cores = os.cpu_count() or 1
+            raise ValueError(
+                f"probe_workers must be 0 (probes run in the daemon's process) to "
+                f"{MAX_PROBE_WORKERS}, got {value}; one worker per core is plenty (this "
+                f"machine has {cores}: try probe_workers = {cores})"
             )
         return value
 

@@ -22,6 +22,7 @@ import structlog
 from escalatord.checks.base import Check, Result, Status, execute
 from escalatord.escalation.engine import Engine
 from escalatord.monitor.dependencies import Dependencies
+from escalatord.monitor.probes import ProbePool
 from escalatord.monitor.scheduler import CheckScheduler
 from escalatord.monitor.state import CheckState, Params, Transition, hold, next_delay, step
 from escalatord.monitor.topology import Reach
@@ -32,6 +33,9 @@ log = structlog.get_logger("escalatord.monitor")
 
 
 class Monitor:
+    # `[daemon] probe_workers`: active checks run in these worker processes (App sets it).
+    probes: ProbePool | None = None
+
     def __init__(
         self,
         store: Store,
@@ -68,7 +72,11 @@ class Monitor:
         if check.kind == "passive":
             await self._evaluate_passive(name, check)
             return
-        result = await execute(check, None)
+        if self.probes is None:
+            result = await execute(check, None)
+        else:
+            result = await self.probes.run(check)
+            check.absorb(result)  # the daemon's own object learns what the worker found
         await self.on_result(name, result)
 
     def _lock(self, name: str) -> asyncio.Lock:
