@@ -156,6 +156,9 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     """Options every throughput-style command shares (checks.py and scenarios.py)."""
     parser.add_argument("--snmp-agent", choices=("snmpd", "snmpsim"), default="snmpd")
     parser.add_argument("--ping-count", type=int, default=3, help="echo requests per ping run")
+    parser.add_argument(
+        "--probe-workers", type=int, default=0, help="[daemon] probe_workers (default 0)"
+    )
     parser.add_argument("--uvloop", action="store_true", help="run the daemon on uvloop")
     parser.add_argument(
         "--http-option",
@@ -197,6 +200,7 @@ def main(argv: list[str]) -> int:
         args.checks,
         args.interval,
         ping_count=args.ping_count,
+        probe_workers=args.probe_workers,
         http_options=tuple(args.http_option),
     )
     try:

@@ -69,19 +69,24 @@ def proc_stat(pid: int) -> list[str]:
         return fh.read().rpartition(")")[2].split()
 
 
-def cpu_seconds(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds of `pid` and its reaped children and live descendants."""
+def family(pid: int) -> list[int]:
+    """`pid` and its live descendants (probe workers, plugins)."""
     parents: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             with contextlib.suppress(OSError, IndexError):
                 parents[int(entry)] = int(proc_stat(int(entry))[1])
-    family, queue = [], [pid]
+    members, queue = [], [pid]
     while queue:
-        family.append(current := queue.pop())
+        members.append(current := queue.pop())
         queue += [child for child, parent in parents.items() if parent == current]
+    return members
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of `pid` and its reaped children and live descendants."""
     user = system = 0
-    for member in family:
+    for member in family(pid):
         with contextlib.suppress(OSError, IndexError):
             f = [int(x) for x in proc_stat(member)[11:15]]  # utime stime cutime cstime
             user += f[0] + (f[2] if member == pid else 0)
@@ -90,8 +95,12 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
 
 
 def peak_rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as fh:
-        kb = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+    """Peak RSS (VmHWM) of `pid` plus that of each live descendant (probe workers): an upper
+    bound of the tree's peak, since the members need not peak at the same moment."""
+    kb = 0
+    for member in family(pid):
+        with contextlib.suppress(OSError, StopIteration), open(f"/proc/{member}/status") as fh:
+            kb += next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
     return round(kb / 1024, 1)
 
 

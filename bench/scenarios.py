@@ -41,7 +41,12 @@ def _emit(result: dict, args: argparse.Namespace, row: str | None = None) -> Non
 
 def _throughput(args: argparse.Namespace, mix: str, checks: int, interval: timedelta) -> dict:
     w = Workload(
-        mix, checks, interval, ping_count=args.ping_count, http_options=tuple(args.http_option)
+        mix,
+        checks,
+        interval,
+        ping_count=args.ping_count,
+        http_options=tuple(args.http_option),
+        probe_workers=args.probe_workers,
     )
     return throughput(
         w,
@@ -128,12 +133,25 @@ def run_pages(args: argparse.Namespace) -> None:
 
 
 def run_startup(args: argparse.Namespace) -> None:
-    w = Workload(args.mix, args.checks, args.interval, ping_count=args.ping_count)
+    w = Workload(
+        args.mix,
+        args.checks,
+        args.interval,
+        ping_count=args.ping_count,
+        probe_workers=args.probe_workers,
+    )
     _emit(startup(w, repeat=args.repeat, uvloop=args.uvloop, pycache=args.pycache), args)
 
 
 def run_reload(args: argparse.Namespace) -> None:
-    w = Workload(args.mix, args.checks, args.interval, ping_count=args.ping_count, paging=True)
+    w = Workload(
+        args.mix,
+        args.checks,
+        args.interval,
+        ping_count=args.ping_count,
+        paging=True,
+        probe_workers=args.probe_workers,
+    )
     _emit(reload(w, uvloop=args.uvloop, pycache=args.pycache), args)
 
 

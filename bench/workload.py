@@ -49,6 +49,7 @@ class Workload:
     checks: int
     interval: timedelta
     ping_count: int = 3
+    probe_workers: int = 0  # [daemon] probe_workers: 0 runs probes in the daemon's process
     paging: bool = False
     retries: int | None = None  # None: the daemon's default (3)
     rule_note: str = ""  # changes the rule's runbook: a config change that touches no check
@@ -66,6 +67,7 @@ def config_text(
         f'database = "sqlite:///{workdir}/escalatord.db"',
         f'listen = "127.0.0.1:{port}"',
         f"icmp_privileged = {'true' if 'ping' in kinds else 'false'}",
+        f"probe_workers = {w.probe_workers}",
         "",
         "[defaults]",
         f'interval = "{format_duration(w.interval)}"',
