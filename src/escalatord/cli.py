@@ -11,7 +11,6 @@ time, and a typo in a command name is answered at once.
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import json
 import os
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from escalatord import __version__, plugins
+from escalatord import __version__, loop, plugins
 from escalatord.errors import ConfigError, EscalatordError
 
 if TYPE_CHECKING:
@@ -66,7 +65,7 @@ def _load(path: str) -> Config:
 
 def _run(coro: Awaitable[T]) -> T:
     try:
-        return asyncio.run(coro)  # type: ignore[arg-type]
+        return loop.run(coro)
     except EscalatordError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -40,6 +40,7 @@ from typing import Any
 
 import structlog
 
+from escalatord import loop
 from escalatord.checks.base import Check, CheckConfig, CheckContext, Result, Status, execute
 
 log = structlog.get_logger("escalatord.probe_worker")
@@ -259,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     eslog.configure(args.log_level, json=True, stream=sys.stderr)
     structlog.contextvars.bind_contextvars(worker=args.index)
-    asyncio.run(serve(stdin, stdout))
+    loop.run(serve(stdin, stdout))
 
 
 if __name__ == "__main__":
