@@ -1,9 +1,10 @@
 """The escalation engine: transitions in, incidents and outbox rows out, and the timer tick.
 
-`on_transition` writes the check's new hard state and the incident change in ONE transaction,
-then enqueues any step due now (level 0 with `after = "0m"` is paged at once, not at the next
-tick). `tick` fires the steps whose time has come; the timers (`next_step_at`) live in the
-store, so a restart picks up exactly where the previous process stopped.
+`on_transition` writes the check's new hard state and the incident change in ONE transaction
+(shared with the transitions that arrive at the same moment), then enqueues any step due now
+(level 0 with `after = "0m"` is paged at once, not at the next tick). `tick` fires the steps
+whose time has come; the timers (`next_step_at`) live in the store, so a restart
+picks up exactly where the previous process stopped.
 
 `on_alerts` is the entry for alerts other tools send (Alertmanager, PagerDuty-shaped events):
 they are matched by the same rules, deduplicated by their key and escalated by the same
@@ -28,6 +29,7 @@ from escalatord.incidents import alerts, rootcause, service
 from escalatord.monitor.state import CheckState, Transition
 from escalatord.store import states as state_store
 from escalatord.store.db import Store
+from escalatord.store.groupcommit import GroupCommit
 
 log = structlog.get_logger("escalatord.engine")
 
@@ -61,6 +63,18 @@ class AlertOutcome:
     incident: int | None = None
 
 
+@dataclass(frozen=True)
+class _Change:
+    """One transition as handed to the engine, with the time it arrived."""
+
+    tr: Transition
+    state: CheckState
+    extra: dict[str, Any]
+    cascaded: tuple[tuple[Transition, CheckState], ...]
+    affected: dict[str, Sequence[str]]
+    now: datetime
+
+
 class Engine:
     def __init__(
         self,
@@ -74,6 +88,9 @@ class Engine:
         self.config = config
         self.wake = wake
         self.clock = clock or (lambda: datetime.now(UTC))
+        self._changes: GroupCommit[_Change, int | None] = GroupCommit(
+            store, self._apply_change, after=self._fire_after_changes, name="engine-transitions"
+        )
 
     def update_config(self, config: Config) -> None:
         """Rules and policies for incidents opened from now on; running ones keep their copy."""
@@ -94,33 +111,13 @@ class Engine:
         the same transaction. `affected`: for each root-cause check, the checks it now makes
         unreachable; written into its open incident BEFORE due steps fire, so the first page of
         a root-cause incident already lists them.
+
+        Returns once the change is committed and raises if it was not. Changes that arrive
+        together (a storm) share one transaction and one `fire_due_steps` (store/groupcommit.py);
+        each keeps the time it arrived at (`opened_at`, timeline).
         """
-        check = self.config.check_by_name.get(tr.check)
-        labels = dict(check.labels) if check else {}
-        now = self.clock()
-        incident_id: int | None = None
-        async with self.store.write() as conn:
-            await state_store.save(
-                conn, [(tr.check, state, extra), *((c.check, s, {}) for c, s in cascaded)]
-            )
-            if tr.current is Status.OK:
-                incident_id = await service.resolve_key(conn, tr.check, now=now, summary=tr.summary)
-            else:
-                incident_id = await service.note_change(
-                    conn, tr.check, now=now, status=tr.current.value, summary=tr.summary
-                )
-                # Unreachable behind a down parent: no incident of its own, no page.
-                if incident_id is None and tr.current is not Status.UNREACHABLE:
-                    incident_id = await self._open(conn, tr, labels, now)
-            for dep, _ in cascaded:
-                await service.note_change(
-                    conn, dep.check, now=now, status=dep.current.value, summary=dep.summary
-                )
-            for root, names in (affected or {}).items():
-                await rootcause.set_affected(
-                    conn, root, rootcause.entries(names, self._sites(names)), now=now
-                )
-            await service.fire_due_steps(conn, now, lock=self.store.for_update)
+        change = _Change(tr, state, extra, tuple(cascaded), dict(affected or {}), self.clock())
+        incident_id = await self._changes.submit(change)
         for t in (tr, *(c for c, _ in cascaded)):
             log.info(
                 "transition",
@@ -132,6 +129,39 @@ class Engine:
             )
         self.wake()
         return incident_id
+
+    async def _apply_change(self, conn: Any, change: _Change) -> int | None:
+        """One transition's writes, inside a shared transaction (see on_transition)."""
+        tr, now = change.tr, change.now
+        check = self.config.check_by_name.get(tr.check)
+        labels = dict(check.labels) if check else {}
+        incident_id: int | None = None
+        states = [(c.check, s, {}) for c, s in change.cascaded]
+        await state_store.save(conn, [(tr.check, change.state, change.extra), *states])
+        if tr.current is Status.OK:
+            incident_id = await service.resolve_key(conn, tr.check, now=now, summary=tr.summary)
+        else:
+            incident_id = await service.note_change(
+                conn, tr.check, now=now, status=tr.current.value, summary=tr.summary
+            )
+            # Unreachable behind a down parent: no incident of its own, no page.
+            if incident_id is None and tr.current is not Status.UNREACHABLE:
+                incident_id = await self._open(conn, tr, labels, now)
+        for dep, _ in change.cascaded:
+            await service.note_change(
+                conn, dep.check, now=now, status=dep.current.value, summary=dep.summary
+            )
+        for root, names in change.affected.items():
+            await rootcause.set_affected(
+                conn, root, rootcause.entries(names, self._sites(names)), now=now
+            )
+        return incident_id
+
+    async def _fire_after_changes(self, conn: Any, changes: Sequence[_Change]) -> None:
+        # Once per transaction, after every change in it: a level-0 page of each new incident
+        # is enqueued now, not at the next tick.
+        now = max(change.now for change in changes)
+        await service.fire_due_steps(conn, now, lock=self.store.for_update)
 
     def _sites(self, names: Sequence[str]) -> dict[str, str]:
         by_name = self.config.check_by_name

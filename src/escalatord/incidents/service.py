@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from escalatord.errors import InvalidTransition, NotFound
@@ -174,27 +174,95 @@ async def fire_due_steps(
     )
     if lock is not None:
         stmt = lock(stmt)
-    enqueued = 0
+    # Written in bulk: one SELECT of the keys, then one INSERT per table and one UPDATE for
+    # all due incidents, instead of four statements per incident (a storm fires 100 at once).
+    pages: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
+    moves: list[dict[str, Any]] = []
     for row in (await conn.execute(stmt)).all():
         steps, next_index, next_at = planning.due(row.policy, row.opened_at, row.next_step, now)
+        payload = _payload(row) if steps else {}
         for step in steps:
-            enqueued += await enqueue(
-                conn, row, step.event, step.level, step.notify, now, tag=str(step.index)
+            for name in dict.fromkeys(step.notify):
+                pages.append(
+                    _page(row.id, f"{step.index}", step.event, step.level, name, payload, now)
+                )
+            entries.append(
+                {
+                    "incident_id": row.id,
+                    "at": now,
+                    "kind": "paged",
+                    "actor": "escalatord",
+                    "message": (
+                        f"level {step.level} ({step.event}): notified {', '.join(step.notify)}"
+                    ),
+                    "data": {
+                        "step": step.index,
+                        "cycle": step.cycle,
+                        "due_at": step.due_at.isoformat(),
+                    },
+                }
             )
-            await add_timeline(
-                conn,
-                row.id,
-                now,
-                "paged",
-                f"level {step.level} ({step.event}): notified {', '.join(step.notify)}",
-                data={"step": step.index, "cycle": step.cycle, "due_at": step.due_at.isoformat()},
-            )
+        moves.append({"b_id": row.id, "b_next_step": next_index, "b_next_at": next_at})
+    enqueued = await _insert_pages(conn, pages)
+    if entries:
+        await conn.execute(insert(timeline), entries)
+    if moves:
         await conn.execute(
             update(incidents)
-            .where(incidents.c.id == row.id)
-            .values(next_step=next_index, next_step_at=next_at)
+            .where(incidents.c.id == bindparam("b_id"))
+            .values(next_step=bindparam("b_next_step"), next_step_at=bindparam("b_next_at")),
+            moves,
         )
     return enqueued
+
+
+def _payload(row: Any) -> dict[str, Any]:
+    payload = view(row).to_json()
+    payload["status"] = row.status
+    payload["acknowledged_by"] = row.acknowledged_by or ""
+    return payload
+
+
+def _page(
+    incident_id: int,
+    tag: str,
+    event: Event,
+    level: int,
+    notifier: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """One outbox row; its key "<incident>:<tag>:<event>:<notifier>" makes a repeat impossible."""
+    return {
+        "key": f"{incident_id}:{tag}:{event}:{notifier}",
+        "incident_id": incident_id,
+        "notifier": notifier,
+        "event": str(event),
+        "level": level,
+        "payload": payload,
+        "status": "pending",
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+    }
+
+
+async def _insert_pages(conn: AsyncConnection, pages: list[dict[str, Any]]) -> int:
+    """Insert the outbox rows whose key is not there yet, in order; returns how many."""
+    if not pages:
+        return 0
+    keys = [page["key"] for page in pages]
+    known: set[str] = set()
+    for start in range(0, len(keys), 500):  # bounded IN lists
+        chunk = keys[start : start + 500]
+        known.update(
+            (await conn.execute(select(outbox.c.key).where(outbox.c.key.in_(chunk)))).scalars()
+        )
+    new = [page for page in dict((p["key"], p) for p in pages).values() if page["key"] not in known]
+    if new:
+        await conn.execute(insert(outbox), new)
+    return len(new)
 
 
 async def enqueue(
@@ -208,31 +276,11 @@ async def enqueue(
     tag: str,
 ) -> int:
     """Insert one outbox row per notifier; the idempotency key makes a repeat impossible."""
-    payload = view(row).to_json()
-    payload["status"] = row.status
-    payload["acknowledged_by"] = row.acknowledged_by or ""
-    count = 0
-    for name in dict.fromkeys(notifiers):
-        key = f"{row.id}:{tag}:{event}:{name}"
-        exists = (await conn.execute(select(outbox.c.id).where(outbox.c.key == key))).first()
-        if exists is not None:
-            continue
-        await conn.execute(
-            insert(outbox).values(
-                key=key,
-                incident_id=row.id,
-                notifier=name,
-                event=str(event),
-                level=level,
-                payload=payload,
-                status="pending",
-                attempts=0,
-                created_at=now,
-                next_attempt_at=now,
-            )
-        )
-        count += 1
-    return count
+    payload = _payload(row)
+    pages = [
+        _page(row.id, tag, event, level, name, payload, now) for name in dict.fromkeys(notifiers)
+    ]
+    return await _insert_pages(conn, pages)
 
 
 async def paged_notifiers(conn: AsyncConnection, incident_id: int) -> list[str]:

@@ -26,6 +26,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,6 +40,7 @@ from escalatord.notify.base import Event, IncidentView, Notification, Notifier
 from escalatord.notify.gate import Gate
 from escalatord.notify.links import AckLinks
 from escalatord.store.db import Store
+from escalatord.store.groupcommit import GroupCommit
 from escalatord.store.tables import incidents, outbox
 
 log = structlog.get_logger("escalatord.dispatcher")
@@ -48,6 +50,17 @@ BACKOFF_CAP = 300.0  # never wait longer than this between attempts
 LEASE_SLACK = 30.0  # a claimed row is retried this long after its send timeout if we die
 PER_NOTIFIER = 8  # sends in flight per notifier
 MAX_FALLBACK_DEPTH = 8  # config forbids fallback cycles; this bounds a chain regardless
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What became of one claimed row, to be recorded."""
+
+    row: Any
+    status: str  # delivered | failed | muted
+    error: str | None
+    record: bool  # leave a timeline entry
+    now: datetime
 
 
 def backoff(attempts: int, rng: Callable[[float, float], float] = random.uniform) -> float:
@@ -89,6 +102,9 @@ class Dispatcher:
         self.unreached = 0
         self.deferred = 0
         self.outcomes: Counter[tuple[str, str]] = Counter()
+        self._finishes: GroupCommit[_Outcome, tuple[str | None, bool]] = GroupCommit(
+            store, self._record, name="dispatcher-outcomes"
+        )
 
     def wake(self) -> None:
         self._wake.set()
@@ -111,13 +127,16 @@ class Dispatcher:
     async def run(self) -> None:
         """Loop until cancelled."""
         while True:
+            # Cleared BEFORE the claim: a wake-up that lands while it waits for the writer
+            # (rows committed after its SELECT) starts the next claim at once instead of being
+            # cleared away and left to the poll.
+            self._wake.clear()
             try:
                 await self.dispatch_once()
             except asyncio.CancelledError:
                 raise
             except Exception:  # the store was briefly unavailable: keep going
                 log.exception("dispatch_failed")
-            self._wake.clear()
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands
             # as the event is set, and the loop would then never stop.
             try:
@@ -139,8 +158,17 @@ class Dispatcher:
         full = [name for name, busy in self._busy.items() if busy >= PER_NOTIFIER]
         claimed: list[Any] = []
         async with self.store.write() as conn:
+            # The incident's status comes with the row (a subquery: FOR UPDATE locks only the
+            # outbox rows), so a page for an acknowledged incident is muted without a read of
+            # its own before the send.
+            status = (
+                select(incidents.c.status)
+                .where(incidents.c.id == outbox.c.incident_id)
+                .scalar_subquery()
+                .label("incident_status")
+            )
             stmt = (
-                select(outbox)
+                select(outbox, status)
                 .where(and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now))
                 .order_by(outbox.c.id)
                 .limit(200)
@@ -149,16 +177,19 @@ class Dispatcher:
                 stmt = stmt.where(outbox.c.notifier.not_in(full))
             if self._inflight:
                 stmt = stmt.where(outbox.c.id.not_in(self._inflight))
+            leased: dict[str, list[int]] = {}
             for row in (await conn.execute(self.store.for_update(stmt))).all():
                 if self._busy[row.notifier] >= PER_NOTIFIER:
                     continue
                 self._busy[row.notifier] += 1
                 self._inflight.add(row.id)
                 claimed.append(row)
+                leased.setdefault(row.notifier, []).append(row.id)
+            for name, ids in leased.items():  # one UPDATE per notifier, not one per row
                 await conn.execute(
                     update(outbox)
-                    .where(outbox.c.id == row.id)
-                    .values(next_attempt_at=self._lease(now, row.notifier))
+                    .where(outbox.c.id.in_(ids))
+                    .values(next_attempt_at=self._lease(now, name))
                 )
         for row in claimed:
             task = asyncio.create_task(self._deliver(row))
@@ -168,6 +199,7 @@ class Dispatcher:
 
     def _released(self, task: asyncio.Task[None], row: Any) -> None:
         self._tasks.discard(task)
+        was_full = self._busy[row.notifier] >= PER_NOTIFIER
         self._busy[row.notifier] -= 1
         self._inflight.discard(row.id)
         if not task.cancelled() and task.exception() is not None:
@@ -177,7 +209,11 @@ class Dispatcher:
                 outbox=row.id,
                 error=type(task.exception()).__name__,
             )
-        self.wake()  # a slot is free: rows waiting for it can go now
+        if was_full:
+            # A slot is free: rows held back for it can go now. Rows are only ever held back
+            # while their notifier is full, so other releases need no claim of their own (in a
+            # storm that was one more write transaction per page).
+            self.wake()
 
     def _lease(self, now: datetime, name: str) -> datetime:
         notifier = self.notifiers.get(name)
@@ -229,7 +265,7 @@ class Dispatcher:
         if notifier is None:
             await self._finish(row, "failed", f"notifier {row.notifier!r} is not configured")
             return
-        if event.is_page and not await self._still_triggered(row.incident_id):
+        if event.is_page and not self._still_triggered(row):
             await self._finish(row, "muted", "incident no longer triggered", record=False)
             return
         gate = self.gate(notifier)
@@ -283,14 +319,12 @@ class Dispatcher:
                 incident = dataclasses.replace(incident, ack_url=url)
         return Notification(event=event, level=row.level, incident=incident, key=row.key)
 
-    async def _still_triggered(self, incident_id: int | None) -> bool:
-        if incident_id is None:
+    @staticmethod
+    def _still_triggered(row: Any) -> bool:
+        """Whether the incident was still triggered when the row was claimed (just now)."""
+        if row.incident_id is None:
             return True
-        async with self.store.read() as conn:
-            status = (
-                await conn.execute(select(incidents.c.status).where(incidents.c.id == incident_id))
-            ).scalar()
-        return status == "triggered"
+        return row.incident_status == "triggered"
 
     async def _postpone(self, row: Any, notifier: Notifier, wait: float, state: str) -> None:
         """Not now (rate limit, open circuit, Retry-After): try again in `wait` seconds, without
@@ -363,47 +397,11 @@ class Dispatcher:
     async def _finish(
         self, row: Any, status: str, error: str | None, *, record: bool = True
     ) -> None:
-        now = self.clock()
-        fallback: str | None = None
-        escalated = False
-        async with self.store.write() as conn:
-            if row.incident_id is not None:
-                # Lock order is incident, then its outbox rows, as in ack/resolve (service.py):
-                # the other order deadlocks against them on PostgreSQL.
-                await conn.execute(
-                    select(incidents.c.id)
-                    .where(incidents.c.id == row.incident_id)
-                    .with_for_update()
-                )
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == row.id)
-                .values(
-                    status=status,
-                    attempts=row.attempts + (status != "muted"),
-                    last_error=error,
-                    delivered_at=now if status == "delivered" else None,
-                )
-            )
-            if record and row.incident_id is not None:
-                if status == "delivered":
-                    message = f"{row.event} delivered to {row.notifier}"
-                else:
-                    message = f"{row.event} to {row.notifier} {status}: {error}"
-                await add_timeline(
-                    conn,
-                    row.incident_id,
-                    now,
-                    status,
-                    message,
-                    data={"outbox": row.id, "level": row.level},
-                )
-            if status == "failed" and row.incident_id is not None and Event(row.event).is_page:
-                fallback = await self._fall_back(conn, row, now)
-                if fallback is None:
-                    escalated = await nobody_reached(
-                        conn, row.incident_id, row.key, now=now, error=error or "failed"
-                    )
+        """Record the row's outcome (with fallback or escalation), then count and log it.
+        Outcomes that finish together share one transaction (store/groupcommit.py)."""
+        fallback, escalated = await self._finishes.submit(
+            _Outcome(row, status, error, record, self.clock())
+        )
         self.outcomes[(row.notifier, status)] += 1
         if status == "delivered":
             self.sent += 1
@@ -431,6 +429,48 @@ class Dispatcher:
             self.unreached += 1
             log.error("page_reached_nobody", incident=row.incident_id, key=row.key)
             self.wake()  # the next level's pages are in the outbox now
+
+    async def _record(self, conn: Any, outcome: _Outcome) -> tuple[str | None, bool]:
+        """Write one outcome in a shared transaction; returns (fallback notifier, escalated)."""
+        row, status, error, now = outcome.row, outcome.status, outcome.error, outcome.now
+        fallback: str | None = None
+        escalated = False
+        if row.incident_id is not None:
+            # Lock order is incident, then its outbox rows, as in ack/resolve (service.py):
+            # the other order deadlocks against them on PostgreSQL.
+            await conn.execute(
+                select(incidents.c.id).where(incidents.c.id == row.incident_id).with_for_update()
+            )
+        await conn.execute(
+            update(outbox)
+            .where(outbox.c.id == row.id)
+            .values(
+                status=status,
+                attempts=row.attempts + (status != "muted"),
+                last_error=error,
+                delivered_at=now if status == "delivered" else None,
+            )
+        )
+        if outcome.record and row.incident_id is not None:
+            if status == "delivered":
+                message = f"{row.event} delivered to {row.notifier}"
+            else:
+                message = f"{row.event} to {row.notifier} {status}: {error}"
+            await add_timeline(
+                conn,
+                row.incident_id,
+                now,
+                status,
+                message,
+                data={"outbox": row.id, "level": row.level},
+            )
+        if status == "failed" and row.incident_id is not None and Event(row.event).is_page:
+            fallback = await self._fall_back(conn, row, now)
+            if fallback is None:
+                escalated = await nobody_reached(
+                    conn, row.incident_id, row.key, now=now, error=error or "failed"
+                )
+        return fallback, escalated
 
     async def _fall_back(self, conn: Any, row: Any, now: datetime) -> str | None:
         """Enqueue the failed page for the notifier's fallback; returns its name, if any."""

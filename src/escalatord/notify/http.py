@@ -16,7 +16,9 @@ configured secret blanked out.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
+import ssl
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -91,6 +93,14 @@ def check_url(value: str, example: str) -> str:
     return value
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default verification context (certifi, or SSL_CERT_FILE / SSL_CERT_DIR), made
+    once per process and shared by every notifier's client: each load of the CA bundle costs
+    tens of milliseconds."""
+    return httpx.create_ssl_context()
+
+
 @dataclass(frozen=True)
 class Reply:
     status: int
@@ -118,17 +128,23 @@ class HttpSender:
         self.timeout = timeout
         self.headers = {**(headers or {}), "User-Agent": USER_AGENT}
         self.secrets = sorted((s for s in secrets if len(s) >= _MIN_SECRET), key=len, reverse=True)
-        self._client: httpx.AsyncClient | None = None
+        # Built now, when the notifier is built (daemon start, reload), not on the first send:
+        # the first client of a process imports httpcore and loads the CA certificates
+        # (measured ~0.25 s), which the first page of a storm used to wait for.
+        self._client: httpx.AsyncClient | None = self._new_client()
+
+    def _new_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(self.timeout),
+            follow_redirects=False,  # a redirected POST may silently become a GET
+            headers=self.headers,
+            verify=_tls_context(),
+        )
 
     def _get_client(self) -> httpx.AsyncClient:
-        # Created on first use (inside the running loop) and again after close(), so a
-        # notifier closed by a reload and then reused still works.
+        # Made again after close(), so a notifier closed by a reload and then reused still works.
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.timeout),
-                follow_redirects=False,  # a redirected POST may silently become a GET
-                headers=self.headers,
-            )
+            self._client = self._new_client()
         return self._client
 
     async def close(self) -> None:

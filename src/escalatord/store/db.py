@@ -46,6 +46,7 @@ from escalatord.errors import StoreError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 5000
+READERS = 8  # SQLite reader connections, kept open for the daemon's life
 # An unreachable PostgreSQL server fails open() after this long instead of hanging the daemon.
 CONNECT_TIMEOUT = 10.0
 # /healthz must answer promptly even when the database hangs.
@@ -181,8 +182,12 @@ class Store:
                 self._writer = sqlite_engine(
                     self._url, begin="BEGIN IMMEDIATE", pool_size=1, max_overflow=0
                 )
+                # A fixed pool: every aiosqlite connection is a thread of its own, and overflow
+                # connections were opened and closed per burst (30+ threads in a 6 s storm).
+                # Past READERS, a read waits for a connection: reads are short, and SQLite
+                # runs them one at a time per connection anyway. Never hold two at once.
                 self._reader = sqlite_engine(
-                    self._url, begin="BEGIN", query_only=True, pool_size=4, max_overflow=4
+                    self._url, begin="BEGIN", query_only=True, pool_size=READERS, max_overflow=0
                 )
             else:
                 self._writer = self._reader = create_async_engine(
