@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import textwrap
@@ -95,7 +96,14 @@ async def test_a_hanging_program_is_killed_with_its_children(tmp_path):
     with pytest.raises(NotifyError) as caught:
         await run(command, timeout="1s")
     assert caught.value.retryable and "killed" in str(caught.value)
-    assert not alive(int(marker.read_text()))
+    child = int(marker.read_text())
+    # SIGKILL is delivered when the kernel next schedules the child: on a busy machine that
+    # can take a moment after killpg() returned.
+    for _ in range(100):
+        if not alive(child):
+            break
+        await asyncio.sleep(0.02)
+    assert not alive(child)
 
 
 async def test_missing_program_is_permanent(tmp_path):
