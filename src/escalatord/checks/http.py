@@ -81,7 +81,7 @@ class HttpConfig(CheckConfig):
     def _url(cls, value: str) -> str:
         example = 'e.g. "https://example.org/health"'
         try:
-            url = httpx.URL(value)
+            url = http_client.parse_url(value)
         except httpx.InvalidURL:
             # The URL is not quoted back: it may carry credentials.
             raise ValueError(f"url is not a valid URL; write it like {example}") from None
@@ -227,7 +227,7 @@ class HttpCheck(Check):
             f"httpx.client:verify={config.verify_tls}:ca={config.ca_file}"
             f":follow={config.follow_redirects}"
         )
-        self._host = httpx.URL(config.url).host
+        self._host = http_client.parse_url(config.url).host
         searching = config.body_contains is not None or self._pattern is not None
         self._cap = BODY_CAP if searching or config.expect_json else DRAIN_CAP
         # The request never changes between runs: parse and serialise it once.
