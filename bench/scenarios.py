@@ -140,7 +140,16 @@ def run_startup(args: argparse.Namespace) -> None:
         ping_count=args.ping_count,
         probe_workers=args.probe_workers,
     )
-    _emit(startup(w, repeat=args.repeat, uvloop=args.uvloop, pycache=args.pycache), args)
+    _emit(
+        startup(
+            w,
+            repeat=args.repeat,
+            uvloop=args.uvloop,
+            pycache=args.pycache,
+            existing_db=args.existing_db,
+        ),
+        args,
+    )
 
 
 def run_reload(args: argparse.Namespace) -> None:
@@ -227,6 +236,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     paging.add_argument("--per-second", type=float, default=1.0, help="pages: failures /s")
     other = parser.add_argument_group("startup and baseline")
     other.add_argument("--repeat", type=int, default=3, help="startup: runs")
+    other.add_argument(
+        "--existing-db",
+        action="store_true",
+        help="startup: restart on the database the previous start left (default: a new one)",
+    )
     other.add_argument(
         "--pycache",
         default="",
