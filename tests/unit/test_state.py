@@ -195,5 +195,23 @@ def test_transitions_always_change_the_hard_status(statuses, retries, recover_af
         # Soft exactly when a change is pending, and never pending the hard status itself.
         assert new.hard == (new.attempts == 0) == (new.pending is None)
         assert new.pending != new.status
-        assert new.attempts < (recover_after if new.status.is_problem else retries)
+        leaning_to_problem = new.pending is not None and new.pending.is_problem
+        assert new.attempts < (retries if leaning_to_problem else recover_after)
         state = new
+
+
+def test_leaving_unreachable_for_an_own_failure_takes_retries():
+    """A check that was unreachable behind its parent and still fails once the parent is back
+    goes critical only after `retries` failures, like a new failure (one failed probe right
+    after a link comes back is not a page); back to unreachable or ok works as before."""
+    p = params(retries=3)
+    state = CheckState(status=Status.UNREACHABLE)
+    state, tr = step("host", state, CRIT, "no reply", p, T0)
+    assert tr is None and not state.hard and state.status is Status.UNREACHABLE
+    state, tr = step("host", state, CRIT, "no reply", p, T0)
+    assert tr is None
+    state, tr = step("host", state, CRIT, "no reply", p, T0)
+    assert tr is not None and (tr.previous, tr.current) == (Status.UNREACHABLE, Status.CRITICAL)
+    flicker, tr = step("host", CheckState(status=Status.UNREACHABLE), CRIT, "no reply", p, T0)
+    settled, tr = step("host", flicker, OK, "ok", p, T0)
+    assert tr is not None and settled.status is Status.OK

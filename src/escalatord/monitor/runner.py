@@ -14,7 +14,7 @@ import asyncio
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -163,7 +163,11 @@ class Monitor:
                 if state.status is not Status.UNREACHABLE and name not in self.deps.held:
                     return
                 summary = state.last_summary.split(" down: ", 1)[-1]
-                await self._apply(name, Result(state.last_status, summary, at=self.clock()), None)
+                # The signal was already judged by the check's own rules (failures, traps):
+                # it counts at once, like the passive result it was.
+                now = self.clock()
+                params = _immediate(self.checks[name].config.interval)
+                await self._apply(name, Result(state.last_status, summary, at=now), params)
 
         task = asyncio.create_task(refeed(), name=f"refeed:{name}")
         self._refeeds.add(task)
@@ -223,3 +227,10 @@ class Monitor:
 
 def _passive(checks: Mapping[str, Check]) -> list[str]:
     return [name for name, check in checks.items() if check.kind == "passive"]
+
+
+def _immediate(interval: timedelta) -> Params:
+    """State-machine settings that make one result hard at once."""
+    from escalatord.checks.heartbeat import Params as Immediate
+
+    return Immediate(retries=1, recover_after=1, interval=interval, retry_interval=interval)

@@ -8,7 +8,8 @@ then is a `Transition` emitted — the one thing that can open or resolve an inc
     hard OK ──problem×retries──▶ hard PROBLEM ──OK×recover_after──▶ hard OK
     hard PROBLEM ──another problem status──▶ that status, at once (critical → warning)
 
-`Status.UNREACHABLE` counts as a problem status like any other.
+`Status.UNREACHABLE` counts as a problem status like any other, except that leaving it for a
+problem of the check's own (critical, warning, unknown) takes `retries` results, as from ok.
 """
 
 from __future__ import annotations
@@ -86,9 +87,11 @@ def step(
         # recovery, or a recovery during soft failure).
         return _settle(seen), None
 
-    if hard.is_problem and result_status.is_problem:
+    if hard.is_problem and result_status.is_problem and hard is not Status.UNREACHABLE:
         # One problem status to another (critical -> warning) is already confirmed as a
-        # problem, so it changes the hard status without retries.
+        # problem, so it changes the hard status without retries. Not from unreachable: that
+        # was the parent's problem, so a failure of the check's own (a host still down when its
+        # router is back, or just slower to answer) needs its retries like any new failure.
         return _harden(check, seen, result_status, summary, now)
 
     # The result leans away from the hard status: OK -> problem, or problem -> OK.
