@@ -13,7 +13,7 @@ import pytest
 from escalatord.app import App
 from escalatord.checks.base import Status
 from escalatord.store import heartbeats
-from tests.support.app import eventually, free_port, running_app
+from tests.support.app import eventually, free_port, page_everything, running_app
 from tests.support.http_target import HttpTarget
 
 TOKEN = "hl7-feed-token-0123456789"
@@ -62,20 +62,7 @@ async def app(tmp_path: Path, sink: HttpTarget) -> AsyncIterator[App]:
         host = "127.0.0.1"
         port = {port}
 
-        [[rule]]
-        name = "everything"
-        policy = "page"
-
-        [[policy]]
-        name = "page"
-          [[policy.level]]
-          after = "0s"
-          notify = ["sink"]
-
-        [[notifier]]
-        name = "sink"
-        type = "webhook"
-        url = "{sink.url("/hook")}"
+        {page_everything(sink.url("/hook"))}
     """
     async with running_app(tmp_path / "escalatord.db", body, port) as running:
         yield running

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from escalatord.checks.base import Status
-from tests.support.app import eventually, free_port, running_app
+from tests.support.app import eventually, free_port, page_everything, running_app
 from tests.support.http_target import HttpTarget
 
 TOKEN = "restart-token-0123456789"
@@ -39,20 +39,7 @@ def body(sink: HttpTarget) -> str:
     return (
         checks
         + f"""
-        [[rule]]
-        name = "everything"
-        policy = "page"
-
-        [[policy]]
-        name = "page"
-          [[policy.level]]
-          after = "0s"
-          notify = ["sink"]
-
-        [[notifier]]
-        name = "sink"
-        type = "webhook"
-        url = "{sink.url("/hook")}"
+        {page_everything(sink.url("/hook"))}
     """
     )
 

@@ -20,7 +20,7 @@ from escalatord.config.loader import load_text
 from escalatord.monitor import probes
 from escalatord.monitor.probes import worker_of
 from tests.integration.test_traps import LINK_DOWN, body, events, link_trap, with_oper
-from tests.support.app import config_text, eventually, free_port
+from tests.support.app import config_text, eventually, free_port, page_everything
 from tests.support.http_target import HttpTarget
 from tests.support.snmp_agent import Snmpd, free_udp_port
 
@@ -108,24 +108,6 @@ def metric(app: App, name: str) -> float:
     return total
 
 
-SINK = """
-    [[rule]]
-    name = "everything"
-    policy = "page"
-
-    [[policy]]
-    name = "page"
-      [[policy.level]]
-      after = "0s"
-      notify = ["sink"]
-
-    [[notifier]]
-    name = "sink"
-    type = "webhook"
-    url = "{url}"
-"""
-
-
 async def test_checks_run_in_the_workers_and_page_as_in_process(tmp_path: Path, target: HttpTarget):
     """http, tcp and ping checks are probed by the worker processes (which hold the HTTP
     connection and the ICMP socket, the daemon's process neither), and a failure they find
@@ -147,7 +129,7 @@ async def test_checks_run_in_the_workers_and_page_as_in_process(tmp_path: Path, 
         type = "ping"
         host = "127.0.0.2"
         count = 1
-    """ + SINK.format(url=target.url("/hook"))
+    """ + page_everything(target.url("/hook"))
     async with workers_app(tmp_path / "escalatord.db", checks) as app:
         await eventually(
             lambda: all(

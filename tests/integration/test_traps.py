@@ -20,7 +20,7 @@ from escalatord.app import App
 from escalatord.checks.base import Status
 from escalatord.config.loader import load_text
 from escalatord.errors import EscalatordError
-from tests.support.app import config_text, eventually, free_port, running_app
+from tests.support.app import config_text, eventually, free_port, page_everything, running_app
 from tests.support.http_target import HttpTarget
 from tests.support.snmp_agent import Iface, Snmpd, free_udp_port, router_interfaces
 
@@ -64,20 +64,7 @@ def body(trap_port: int, sink: HttpTarget, checks: str = CHECKS, community: str 
         listen = "127.0.0.1:{trap_port}"
         communities = ["{community}"]
         {checks}
-        [[rule]]
-        name = "everything"
-        policy = "page"
-
-        [[policy]]
-        name = "page"
-          [[policy.level]]
-          after = "0s"
-          notify = ["sink"]
-
-        [[notifier]]
-        name = "sink"
-        type = "webhook"
-        url = "{sink.url("/hook")}"
+        {page_everything(sink.url("/hook"))}
     """
 
 
