@@ -3,31 +3,42 @@ reports an agent sends about our credentials mean, and a fingerprint telling key
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Any
 
-from pysnmp.hlapi.v3arch.asyncio import CommunityData, UsmUserData
-from pysnmp.hlapi.v3arch.asyncio import auth as usm
 from pysnmp.proto import errind
 
 from escalatord.checks.snmp_config import SnmpTargetConfig
 
-AUTH = {
-    "MD5": usm.usmHMACMD5AuthProtocol,
-    "SHA": usm.usmHMACSHAAuthProtocol,
-    "SHA224": usm.usmHMAC128SHA224AuthProtocol,
-    "SHA256": usm.usmHMAC192SHA256AuthProtocol,
-    "SHA384": usm.usmHMAC256SHA384AuthProtocol,
-    "SHA512": usm.usmHMAC384SHA512AuthProtocol,
-}
-PRIV = {
-    "DES": usm.usmDESPrivProtocol,
-    "AES": usm.usmAesCfb128Protocol,
-    "AES192": usm.usmAesBlumenthalCfb192Protocol,
-    "AES256": usm.usmAesBlumenthalCfb256Protocol,
-    "AES192C": usm.usmAesCfb192Protocol,
-    "AES256C": usm.usmAesCfb256Protocol,
-}
+
+@functools.cache
+def protocols() -> tuple[dict[str, Any], dict[str, Any]]:
+    """(auth, priv): pysnmp's protocol objects by config name. Imported on first use: pysnmp's
+    high-level API costs ~0.2 s of start-up, and v1/v2c GETs never need it."""
+    from pysnmp.hlapi.v3arch.asyncio import auth as usm
+
+    auth = {
+        "MD5": usm.usmHMACMD5AuthProtocol,
+        "SHA": usm.usmHMACSHAAuthProtocol,
+        "SHA224": usm.usmHMAC128SHA224AuthProtocol,
+        "SHA256": usm.usmHMAC192SHA256AuthProtocol,
+        "SHA384": usm.usmHMAC256SHA384AuthProtocol,
+        "SHA512": usm.usmHMAC384SHA512AuthProtocol,
+        "NONE": usm.usmNoAuthProtocol,
+    }
+    priv = {
+        "DES": usm.usmDESPrivProtocol,
+        "AES": usm.usmAesCfb128Protocol,
+        "AES192": usm.usmAesBlumenthalCfb192Protocol,
+        "AES256": usm.usmAesBlumenthalCfb256Protocol,
+        "AES192C": usm.usmAesCfb192Protocol,
+        "AES256C": usm.usmAesCfb256Protocol,
+        "NONE": usm.usmNoPrivProtocol,
+    }
+    return auth, priv
+
+
 # pysnmp's error indications for the USM reports an agent sends about our credentials.
 AUTH_FAILURES = {
     errind.UnknownUserName: "unknown user {user!r} (usmStatsUnknownUserNames)",
@@ -49,17 +60,20 @@ AUTH_FAILURES = {
 
 
 def auth_data(cfg: SnmpTargetConfig) -> Any:
+    from pysnmp.hlapi.v3arch.asyncio import CommunityData, UsmUserData
+
     if cfg.version != "3":
         assert cfg.community is not None  # the config model requires it
         return CommunityData(cfg.community.get_secret_value(), mpModel=int(cfg.version == "2c"))
     auth_key = cfg.auth_key.get_secret_value() if cfg.auth_key else None
     priv_key = cfg.priv_key.get_secret_value() if cfg.priv_key else None
+    auth, priv = protocols()
     return UsmUserData(
         cfg.user,
         authKey=auth_key,
         privKey=priv_key,
-        authProtocol=AUTH[cfg.auth_protocol or "SHA"] if auth_key else usm.usmNoAuthProtocol,
-        privProtocol=PRIV[cfg.priv_protocol or "AES"] if priv_key else usm.usmNoPrivProtocol,
+        authProtocol=auth[cfg.auth_protocol or "SHA"] if auth_key else auth["NONE"],
+        privProtocol=priv[cfg.priv_protocol or "AES"] if priv_key else priv["NONE"],
     )
 
 

@@ -41,13 +41,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyasn1.type import univ
-from pysnmp.entity.rfc3413 import cmdgen
-from pysnmp.hlapi.v3arch.asyncio import (
-    SnmpEngine,
-    Udp6TransportTarget,
-    UdpTransportTarget,
-)
-from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
 from pysnmp.proto import errind, rfc1902
 
 from escalatord.checks.base import CheckContext, Result, Status
@@ -110,12 +103,12 @@ class SnmpSession:
     def acquire(self, user: str | None, fingerprint: str) -> Any:
         """An engine for a v1/v2c target (user None) or for this v3 user and key set."""
         if not self._slots:
-            self._slots.append(_Slot(SnmpEngine()))
+            self._slots.append(_Slot(_hlapi().SnmpEngine()))
         if user is None:
             return self._slots[0].engine
         slot = next((s for s in self._slots if s.users.get(user, fingerprint) == fingerprint), None)
         if slot is None:
-            slot = _Slot(SnmpEngine())
+            slot = _Slot(_hlapi().SnmpEngine())
             self._slots.append(slot)
         slot.users[user] = fingerprint
         slot.refs[fingerprint] = slot.refs.get(fingerprint, 0) + 1
@@ -155,7 +148,7 @@ class SnmpTarget:
         self._wire: dict[tuple[Oid, ...], bytes] = {}  # encoded varbind lists, fast path
         community = config.community.get_secret_value() if config.community else ""
         self._community = rfc1902.OctetString(community).asOctets()  # as pysnmp encodes it
-        self._auth = auth_data(config)
+        self._auth: Any = None  # pysnmp's auth data: made when the pysnmp path is first used
         self._fingerprint = fingerprint(config)
         self._engine: Any = None
         self._transport: Any = None
@@ -183,7 +176,7 @@ class SnmpTarget:
             if len(self._requests) >= 4:  # an interface that moved: old indexes are done
                 self._requests.clear()
             self._requests[key] = [(rfc1902.ObjectName(o), univ.Null("")) for o in key]
-        reply = await self._send(cmdgen.GetCommandGenerator(), self._requests[key])
+        reply = await self._send(_cmdgen().GetCommandGenerator(), self._requests[key])
         if len(reply[3]) != len(key):
             raise SnmpFailure(
                 Status.UNKNOWN, f"the agent answered {len(reply[3])} values for {len(key)} OIDs"
@@ -235,10 +228,10 @@ class SnmpTarget:
         while len(rows) <= MAX_WALK_ROWS:
             request = [(rfc1902.ObjectName(current), univ.Null(""))]
             if self.config.version == "1":
-                generator: Any = cmdgen.NextCommandGeneratorSingleRun()
+                generator: Any = _cmdgen().NextCommandGeneratorSingleRun()
                 reply = await self._send(generator, request, end_on_no_such_name=True)
             else:
-                generator = cmdgen.BulkCommandGeneratorSingleRun()
+                generator = _cmdgen().BulkCommandGeneratorSingleRun()
                 reply = await self._send(generator, request, bulk=(0, BULK_REPETITIONS))
             if not reply[3]:
                 return rows
@@ -271,6 +264,8 @@ class SnmpTarget:
         pysmi installed build a MIB compiler per engine (1-2 s of CPU on the event loop).
         """
         oids = tuple(tuple(o) for o, _ in varbinds)
+        if self._auth is None:
+            self._auth = auth_data(self.config)
         for retry in (False, True):
             engine, transport = self._engine_now(), await self._transport_now()
             started = time.monotonic()
@@ -303,7 +298,8 @@ class SnmpTarget:
             return self._transport
         cfg = self.config
         address = self._literal or await _resolve(cfg.host, cfg.port)
-        cls = Udp6TransportTarget if ":" in address else UdpTransportTarget
+        hlapi = _hlapi()
+        cls = hlapi.Udp6TransportTarget if ":" in address else hlapi.UdpTransportTarget
         self._transport = await cls.create(
             (address, cfg.port), timeout=cfg.try_timeout, retries=cfg.request_retries
         )
@@ -379,6 +375,8 @@ async def _request(
     bulk: tuple[int, int] | None,
 ) -> tuple[Any, Any, Any, Any]:
     """Send one PDU and await pysnmp's callback: (indication, status, index, varbinds)."""
+    from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
+
     address, _ = LCD.configure(engine, auth, transport, context)
     future: asyncio.Future[tuple[Any, Any, Any, Any]] = asyncio.get_running_loop().create_future()
 
@@ -398,3 +396,16 @@ async def _resolve(host: str, port: int) -> str:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise SnmpFailure(Status.CRITICAL, f"DNS lookup failed for {host}: {reason}") from None
     return str(infos[0][4][0])
+
+
+def _hlapi() -> Any:
+    """pysnmp's high-level API, imported on first use (~0.2 s): v1/v2c GETs never need it."""
+    import pysnmp.hlapi.v3arch.asyncio as hlapi
+
+    return hlapi
+
+
+def _cmdgen() -> Any:
+    from pysnmp.entity.rfc3413 import cmdgen
+
+    return cmdgen
