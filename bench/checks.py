@@ -25,6 +25,7 @@ import sqlite3
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from daemon import peak_rss_mb, rate, watch
 from session import Session, machine
@@ -193,16 +194,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str]) -> int:
-    args = parse_args(argv)
-    workload = Workload(
-        args.type,
-        args.checks,
-        args.interval,
+def workload_from(
+    args: argparse.Namespace, mix: str, checks: int, interval: timedelta, **extra: Any
+) -> Workload:
+    """The Workload the options shared by checks.py and scenarios.py (`add_common`) describe."""
+    return Workload(
+        mix,
+        checks,
+        interval,
         ping_count=args.ping_count,
         probe_workers=args.probe_workers,
         http_options=tuple(args.http_option),
+        **extra,
     )
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    workload = workload_from(args, args.type, args.checks, args.interval)
     try:
         result = throughput(
             workload,

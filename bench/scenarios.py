@@ -22,11 +22,11 @@ import sys
 from datetime import timedelta
 
 from baseline import baseline
-from checks import HEADER, add_common, table_row, throughput
+from checks import HEADER, add_common, table_row, throughput, workload_from
 from lifecycle import reload, startup
 from pages import steady_pages, storm
 from session import machine
-from workload import KINDS, MIXES, Workload
+from workload import KINDS, MIXES
 
 from escalatord.config.types import parse_duration
 
@@ -40,14 +40,7 @@ def _emit(result: dict, args: argparse.Namespace, row: str | None = None) -> Non
 
 
 def _throughput(args: argparse.Namespace, mix: str, checks: int, interval: timedelta) -> dict:
-    w = Workload(
-        mix,
-        checks,
-        interval,
-        ping_count=args.ping_count,
-        http_options=tuple(args.http_option),
-        probe_workers=args.probe_workers,
-    )
+    w = workload_from(args, mix, checks, interval)
     return throughput(
         w,
         args.seconds,
@@ -133,13 +126,7 @@ def run_pages(args: argparse.Namespace) -> None:
 
 
 def run_startup(args: argparse.Namespace) -> None:
-    w = Workload(
-        args.mix,
-        args.checks,
-        args.interval,
-        ping_count=args.ping_count,
-        probe_workers=args.probe_workers,
-    )
+    w = workload_from(args, args.mix, args.checks, args.interval)
     _emit(
         startup(
             w,
@@ -153,14 +140,7 @@ def run_startup(args: argparse.Namespace) -> None:
 
 
 def run_reload(args: argparse.Namespace) -> None:
-    w = Workload(
-        args.mix,
-        args.checks,
-        args.interval,
-        ping_count=args.ping_count,
-        paging=True,
-        probe_workers=args.probe_workers,
-    )
+    w = workload_from(args, args.mix, args.checks, args.interval, paging=True)
     _emit(reload(w, uvloop=args.uvloop, pycache=args.pycache), args)
 
 

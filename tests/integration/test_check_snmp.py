@@ -8,12 +8,11 @@ import asyncio
 import json
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from escalatord.checks.base import CheckContext, Result, Status, execute
 from escalatord.checks.snmp import SnmpCheck
@@ -24,6 +23,7 @@ from tests.support.snmp_agent import (
     V3_PRIV_KEY,
     Snmpd,
     free_udp_port,
+    module_context,
     router_interfaces,
 )
 
@@ -48,14 +48,7 @@ def fresh_router(agent: Snmpd) -> None:
     agent.set_state(router_interfaces())
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def context() -> AsyncIterator[CheckContext]:
-    """One context (so one SNMP session) for every check of the module, closed at the end."""
-    shared = CheckContext()
-    try:
-        yield shared
-    finally:
-        await shared.aclose()
+context = module_context()
 
 
 def make(context: CheckContext, port: int, **keys: Any) -> SnmpCheck:

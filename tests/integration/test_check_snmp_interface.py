@@ -5,11 +5,10 @@ recorded router. Checks share one CheckContext (one SNMP engine), as in the daem
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from escalatord.checks.base import CheckContext, Result, Status, execute
 from escalatord.checks.snmp_interface import SnmpInterfaceCheck
@@ -22,6 +21,7 @@ from tests.support.snmp_agent import (
     Snmpd,
     Snmpsim,
     free_udp_port,
+    module_context,
     router_interfaces,
 )
 
@@ -45,13 +45,7 @@ def router(agent: Snmpd) -> list[Iface]:
     return interfaces
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def context() -> AsyncIterator[CheckContext]:
-    shared = CheckContext()
-    try:
-        yield shared
-    finally:
-        await shared.aclose()
+context = module_context()
 
 
 def make(context: CheckContext, port: int, **keys: Any) -> SnmpInterfaceCheck:

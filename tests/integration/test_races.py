@@ -11,11 +11,8 @@ from sqlalchemy import select, update
 
 from escalatord.checks.base import Check, CheckConfig, Result, Status
 from escalatord.config.loader import load_text
-from escalatord.config.model import PolicyConfig
 from escalatord.errors import InvalidTransition
 from escalatord.escalation.engine import Engine
-from escalatord.escalation.policy import snapshot
-from escalatord.escalation.rules import Decision
 from escalatord.incidents import service
 from escalatord.incidents.pages import acknowledge_by_link, nobody_reached
 from escalatord.monitor.runner import Monitor
@@ -25,31 +22,13 @@ from escalatord.notify.webhook import WebhookNotifier
 from escalatord.store.db import Store
 from escalatord.store.tables import incidents, outbox
 from tests.support.http_target import HttpTarget
+from tests.support.outbox import open_paged
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-DECISION = Decision(rules=("r",), severity="critical", policy="p", owner="", runbook="", steps=())
 
 
-def ladder(*afters: str) -> dict:
-    levels = [{"after": a, "notify": [f"level{i}"]} for i, a in enumerate(afters)]
-    return snapshot(PolicyConfig.model_validate({"name": "p", "level": levels}))
-
-
-async def open_incident(store: Store, key: str, policy: dict, now: datetime) -> int:
-    async with store.write() as conn:
-        incident_id, _ = await service.open_incident(
-            conn,
-            key=key,
-            check=key,
-            labels={},
-            status="critical",
-            summary="down",
-            decision=DECISION,
-            policy_snapshot=policy,
-            now=now,
-        )
-        await service.fire_due_steps(conn, now)
-    return incident_id
+def ladder(*afters: str) -> list[dict]:
+    return [{"after": a, "notify": [f"level{i}"]} for i, a in enumerate(afters)]
 
 
 @pytest.fixture
@@ -70,7 +49,7 @@ async def test_a_slow_notifier_never_gets_a_page_twice(store, slow_sink, monkeyp
     )
     now = datetime.now(UTC)
     for n in range(12):
-        await open_incident(store, f"svc-{n}", ladder("0s"), now)
+        await open_paged(store, ladder("0s"), key=f"svc-{n}", now=now)
     dispatcher = Dispatcher(store, {"level0": hook}, poll=0.05)
     task = asyncio.create_task(dispatcher.run())
     try:
@@ -89,7 +68,7 @@ async def test_a_slow_notifier_never_gets_a_page_twice(store, slow_sink, monkeyp
 async def test_an_ack_racing_a_resolve_waits_and_is_refused(store_url):
     """An ack that starts while a resolve is being written sees it resolved, never reopens it."""
     async with Store(store_url) as daemon, Store(store_url) as cli:
-        incident_id = await open_incident(daemon, "db", ladder("0s"), T0)
+        incident_id = await open_paged(daemon, ladder("0s"), key="db", now=T0)
         resolving = asyncio.Event()
         release = asyncio.Event()
 
@@ -119,7 +98,7 @@ async def test_an_ack_racing_a_resolve_waits_and_is_refused(store_url):
 
 async def test_a_late_failure_of_an_old_page_does_not_skip_a_level(store):
     """A level-0 page failing after level 1 went out does not page level 2 early."""
-    incident_id = await open_incident(store, "db", ladder("0m", "10m", "20m"), T0)
+    incident_id = await open_paged(store, ladder("0m", "10m", "20m"), key="db", now=T0)
     async with store.write() as conn:
         await service.fire_due_steps(conn, T0 + timedelta(minutes=10))
         first = (
@@ -205,7 +184,7 @@ name = "all"
 async def test_two_clicks_on_one_ack_link_ack_once(store_url):
     """Two simultaneous uses of one ack link: one acknowledges, the other is told it was used."""
     async with Store(store_url) as one, Store(store_url) as two:
-        incident_id = await open_incident(one, "db", ladder("0s"), T0)
+        incident_id = await open_paged(one, ladder("0s"), key="db", now=T0)
         async with one.read() as conn:
             page_id = (await conn.execute(select(outbox.c.id))).scalar()
 

@@ -28,8 +28,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
+
+import pytest_asyncio
+
+from escalatord.checks.base import CheckContext
 
 COMMUNITY = "public"
 V3_AUTH_KEY = "authpass-2f9c"
@@ -40,6 +46,33 @@ SUBTREES = {  # registered subtree -> pass_persist priority (lower wins over snm
     ".1.3.6.1.2.1.2": 127,
     ".1.3.6.1.2.1.31.1.1": 127,
 }
+
+
+def module_context() -> Any:
+    """A fixture for a test module (`context = module_context()`): one CheckContext, so one SNMP
+    session, for every check of the module, closed at the end."""
+
+    @pytest_asyncio.fixture(loop_scope="module", scope="module")
+    async def context() -> AsyncIterator[CheckContext]:
+        shared = CheckContext()
+        try:
+            yield shared
+        finally:
+            await shared.aclose()
+
+    return context
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 5 s."""
+    if proc is None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def free_udp_port(host: str = "127.0.0.1") -> int:
@@ -227,14 +260,7 @@ class Snmpd:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
 
 
@@ -358,12 +384,5 @@ class Snmpsim:
         )
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         self.proc = None

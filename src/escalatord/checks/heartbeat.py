@@ -38,6 +38,7 @@ from pydantic import Field, field_validator, model_validator
 
 from escalatord.checks.base import Check, CheckConfig, Result, Status
 from escalatord.config.types import Duration, format_duration
+from escalatord.monitor.state import Settings
 
 if TYPE_CHECKING:
     from escalatord.store.db import Store
@@ -159,14 +160,8 @@ class Verdict:
     deadline: datetime  # when the next ping is due at the latest (expected time + grace)
 
 
-@dataclass(frozen=True)
-class Params:
-    """State-machine settings for heartbeat results (see the module docstring)."""
-
-    retries: int
-    recover_after: int
-    interval: timedelta
-    retry_interval: timedelta
+# State-machine settings for heartbeat results (see the module docstring).
+Params = Settings
 
 
 def expected_after(config: HeartbeatConfig, ref: datetime) -> datetime:

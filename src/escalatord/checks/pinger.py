@@ -34,6 +34,7 @@ from icmplib import ICMPv4Socket, ICMPv6Socket
 from icmplib.exceptions import ICMPSocketError, SocketPermissionError
 
 from escalatord.checks.base import CheckContext
+from escalatord.checks.loopsocket import LoopSocket
 from escalatord.errors import CheckError
 
 Family = Literal[4, 6]
@@ -171,7 +172,7 @@ def permission_message(privileged: bool) -> str:
     return f"cannot open an unprivileged ICMP socket{detail}: {UNPRIVILEGED_FIX}"
 
 
-class Pinger:
+class Pinger(LoopSocket):
     """Sends echo requests through one shared socket and matches the replies.
 
     Opening raises `IcmpUnavailable` when the privilege setting does not fit the machine.
@@ -260,16 +261,6 @@ class Pinger:
                 if waiter is not None and waiter.future is future:
                     self._forget(key)
         return PingStats(address, tuple(echoes))
-
-    def _attach(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Read the socket from `loop` (re-attaching if the previous loop went away)."""
-        if self._loop is loop:
-            return
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.remove_reader(self._sock.fileno())
-        self._pending.clear()  # futures of another loop can never be awaited here
-        loop.add_reader(self._sock.fileno(), self._on_readable)
-        self._loop = loop
 
     def _next_key(self, address: str) -> tuple[str, int]:
         for _ in range(0x10000):

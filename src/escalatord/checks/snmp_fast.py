@@ -21,6 +21,7 @@ import socket
 from typing import Literal
 
 from escalatord.checks.base import CheckContext
+from escalatord.checks.loopsocket import LoopSocket
 from escalatord.checks.pinger import normalize
 from escalatord.checks.snmp_wire import Response, WireError, decode_response, get_request
 
@@ -52,7 +53,7 @@ class _Waiter:
         self.timer: asyncio.TimerHandle | None = None
 
 
-class FastSnmp:
+class FastSnmp(LoopSocket):
     """Sends GetRequests through one shared UDP socket and matches the responses.
 
     Use one per address family per process, through `shared_fast_snmp()`.
@@ -105,16 +106,6 @@ class FastSnmp:
             return await waiter.future
         finally:
             self._forget(request_id)
-
-    def _attach(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Read the socket from `loop` (re-attaching if the previous loop went away)."""
-        if self._loop is loop:
-            return
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.remove_reader(self._sock.fileno())
-        self._pending.clear()  # futures of another loop can never be awaited here
-        loop.add_reader(self._sock.fileno(), self._on_readable)
-        self._loop = loop
 
     def _next_id(self) -> int:
         while True:  # 2^31 ids: a collision with one in flight is rare, and then we draw again

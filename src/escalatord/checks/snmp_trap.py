@@ -125,7 +125,7 @@ class SnmpTrapConfig(CheckConfig):
 
 def immediate(every: timedelta) -> Params:
     """State-machine settings that make one result hard, next run `every` away."""
-    return Params(retries=1, recover_after=1, interval=every, retry_interval=every)
+    return Params.immediate(every)
 
 
 def clear_due(config: SnmpTrapConfig, problem_at: datetime | None, now: datetime) -> Result | None:

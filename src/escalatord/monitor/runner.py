@@ -14,7 +14,7 @@ import asyncio
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -24,7 +24,15 @@ from escalatord.escalation.engine import Engine
 from escalatord.monitor.dependencies import Dependencies
 from escalatord.monitor.probes import ProbePool
 from escalatord.monitor.scheduler import CheckScheduler
-from escalatord.monitor.state import CheckState, Params, Transition, hold, next_delay, step
+from escalatord.monitor.state import (
+    CheckState,
+    Params,
+    Settings,
+    Transition,
+    hold,
+    next_delay,
+    step,
+)
 from escalatord.monitor.topology import Reach
 from escalatord.store import states as state_store
 from escalatord.store.db import Store
@@ -166,7 +174,7 @@ class Monitor:
                 # The signal was already judged by the check's own rules (failures, traps):
                 # it counts at once, like the passive result it was.
                 now = self.clock()
-                params = _immediate(self.checks[name].config.interval)
+                params = Settings.immediate(self.checks[name].config.interval)
                 await self._apply(name, Result(state.last_status, summary, at=now), params)
 
         task = asyncio.create_task(refeed(), name=f"refeed:{name}")
@@ -227,10 +235,3 @@ class Monitor:
 
 def _passive(checks: Mapping[str, Check]) -> list[str]:
     return [name for name, check in checks.items() if check.kind == "passive"]
-
-
-def _immediate(interval: timedelta) -> Params:
-    """State-machine settings that make one result hard at once."""
-    from escalatord.checks.heartbeat import Params as Immediate
-
-    return Immediate(retries=1, recover_after=1, interval=interval, retry_interval=interval)

@@ -50,6 +50,22 @@ class Params(Protocol):
 
 
 @dataclass(frozen=True)
+class Settings:
+    """`Params` given outright rather than read from a check's config: passive results
+    (heartbeats, traps) and re-judged signals bring their own."""
+
+    retries: int
+    recover_after: int
+    interval: timedelta
+    retry_interval: timedelta
+
+    @classmethod
+    def immediate(cls, interval: timedelta) -> Settings:
+        """One result is enough to change the hard status, either way."""
+        return cls(retries=1, recover_after=1, interval=interval, retry_interval=interval)
+
+
+@dataclass(frozen=True)
 class Transition:
     """A change of a check's hard status, at `at`, caused by a result with `summary`."""
 

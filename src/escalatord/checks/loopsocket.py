@@ -1,0 +1,33 @@
+"""A datagram socket shared by every check of a process, read by one event loop's callback.
+
+Both shared sockets (ICMP in pinger.py, SNMP in snmp_fast.py) match replies to requests in
+flight (`_pending`) from a reader callback (`_on_readable`) on the running loop. A process may
+run checks on more than one loop over its life (the CLI, tests), so the reader moves with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+
+class LoopSocket:
+    """Base of the shared sockets: `_attach(loop)` before each request is sent."""
+
+    _sock: socket.socket
+    _loop: asyncio.AbstractEventLoop | None
+    _pending: dict[Any, Any]
+
+    def _on_readable(self) -> None:
+        raise NotImplementedError
+
+    def _attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Read the socket from `loop` (re-attaching if the previous loop went away)."""
+        if self._loop is loop:
+            return
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(self._sock.fileno())
+        self._pending.clear()  # futures of another loop can never be awaited here
+        loop.add_reader(self._sock.fileno(), self._on_readable)
+        self._loop = loop
