@@ -13,7 +13,7 @@ from sqlalchemy import select
 from escalatord.config.model import DaemonConfig
 from escalatord.escalation.rules import Decision
 from escalatord.incidents import service
-from escalatord.notify import dispatcher as dispatch_module
+from escalatord.notify import delivery as dispatch_module
 from escalatord.notify.dispatcher import Dispatcher
 from escalatord.notify.links import AckLinks
 from escalatord.notify.webhook import WebhookNotifier

@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from escalatord.escalation.rules import Decision
 from escalatord.incidents import service
-from escalatord.notify import dispatcher as dispatch_module
-from escalatord.notify.dispatcher import Dispatcher, backoff
+from escalatord.notify import delivery as dispatch_module
+from escalatord.notify.delivery import backoff
+from escalatord.notify.dispatcher import Dispatcher
 from escalatord.notify.webhook import WebhookNotifier
 from escalatord.store.tables import outbox
 from tests.support.http_target import HttpTarget, Reply

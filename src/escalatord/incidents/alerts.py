@@ -14,7 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from escalatord.escalation.rules import Decision
 from escalatord.incidents.lifecycle import IncidentStatus
-from escalatord.incidents.service import acknowledge, add_timeline, find_open, open_incident
+from escalatord.incidents.opening import open_incident
+from escalatord.incidents.rows import find_open
+from escalatord.incidents.timeline import add_timeline
+from escalatord.incidents.transitions import acknowledge
 from escalatord.store.tables import incidents
 
 

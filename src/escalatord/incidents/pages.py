@@ -17,7 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from escalatord.errors import InvalidTransition, NotFound
 from escalatord.escalation import policy as planning
 from escalatord.incidents.lifecycle import IncidentStatus
-from escalatord.incidents.service import acknowledge, add_timeline, enqueue, get
+from escalatord.incidents.outbox import enqueue
+from escalatord.incidents.rows import get
+from escalatord.incidents.timeline import add_timeline
+from escalatord.incidents.transitions import acknowledge
 from escalatord.store.tables import ack_tokens, incidents, outbox
 
 # ---- acknowledgement from the page ---------------------------------------------------------

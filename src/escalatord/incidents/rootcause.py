@@ -14,7 +14,8 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from escalatord.incidents.service import add_timeline, find_open
+from escalatord.incidents.rows import find_open
+from escalatord.incidents.timeline import add_timeline
 from escalatord.store.tables import incidents
 
 SEPARATOR = " — "  # check names cannot contain it, so the base title is what comes before

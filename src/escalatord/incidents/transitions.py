@@ -1,0 +1,159 @@
+"""Acknowledge, resolve and close: the lifecycle's transitions (lifecycle.py) applied to a
+stored incident. Each one stops the escalation, mutes pages not yet sent, leaves a timeline
+entry and tells every notifier that was paged."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from escalatord.errors import InvalidTransition
+from escalatord.incidents.lifecycle import IncidentStatus, after
+from escalatord.incidents.outbox import PAGE_EVENTS, enqueue, paged_notifiers
+from escalatord.incidents.rows import find_open, get
+from escalatord.incidents.timeline import add_timeline
+from escalatord.notify.base import Event
+from escalatord.store.tables import incidents, outbox
+
+
+async def _finish_paging(conn: AsyncConnection, incident_id: int, now: datetime) -> None:
+    """Stop the ladder and mute pages not yet delivered (the dispatcher would drop them too)."""
+    await conn.execute(
+        update(incidents).where(incidents.c.id == incident_id).values(next_step_at=None)
+    )
+    await conn.execute(
+        update(outbox)
+        .where(
+            and_(
+                outbox.c.incident_id == incident_id,
+                outbox.c.status == "pending",
+                outbox.c.event.in_(PAGE_EVENTS),
+            )
+        )
+        .values(status="muted", last_error="incident no longer triggered")
+    )
+
+
+async def _change(
+    conn: AsyncConnection,
+    incident_id: int,
+    action: str,
+    now: datetime,
+    by: str,
+    event: Event,
+    values: dict[str, Any],
+    message: str,
+) -> Any:
+    row = await get(conn, incident_id, lock=True)  # an ack racing a resolve waits, then sees it
+    new_status = after(IncidentStatus(row.status), action)  # raises InvalidTransition
+    if not new_status.is_open:
+        values = {**values, "open_key": None}
+    await conn.execute(
+        update(incidents)
+        .where(incidents.c.id == incident_id)
+        .values(status=new_status.value, **values)
+    )
+    # Who was paged is read before unsent pages are muted: a page in flight may still arrive,
+    # and telling one person too many that it is handled beats leaving one paged in the dark.
+    notify = await paged_notifiers(conn, incident_id)
+    await _finish_paging(conn, incident_id, now)
+    await add_timeline(conn, incident_id, now, action_kind(action), message, actor=by)
+    level = (
+        await conn.execute(
+            select(func.max(outbox.c.level)).where(
+                and_(outbox.c.incident_id == incident_id, outbox.c.event.in_(PAGE_EVENTS))
+            )
+        )
+    ).scalar()
+    row = await get(conn, incident_id)
+    await enqueue(conn, row, event, level or 0, notify, now, tag=event.value)
+    return row
+
+
+def action_kind(action: str) -> str:
+    return {"ack": "acknowledged", "resolve": "resolved", "close": "closed"}[action]
+
+
+async def acknowledge(
+    conn: AsyncConnection, incident_id: int, *, by: str, now: datetime, how: str = ""
+) -> Any:
+    """Acknowledge: escalation stops and everyone paged so far is told who took it.
+
+    `how` is added to the timeline message, e.g. "from the ack link in a page to oncall-sms".
+    """
+    return await _change(
+        conn,
+        incident_id,
+        "ack",
+        now,
+        by,
+        Event.ACKNOWLEDGED,
+        {"acknowledged_at": now, "acknowledged_by": by},
+        f"acknowledged by {by}" + (f" {how}" if how else ""),
+    )
+
+
+async def resolve(
+    conn: AsyncConnection,
+    incident_id: int,
+    *,
+    by: str,
+    now: datetime,
+    reason: str = "",
+) -> Any:
+    """Resolve: escalation stops and every notifier that was paged is sent `resolved`."""
+    message = f"resolved by {by}" + (f": {reason}" if reason else "")
+    return await _change(
+        conn,
+        incident_id,
+        "resolve",
+        now,
+        by,
+        Event.RESOLVED,
+        {"resolved_at": now, "resolved_by": by},
+        message,
+    )
+
+
+async def close(
+    conn: AsyncConnection,
+    incident_id: int,
+    *,
+    note: str,
+    by: str,
+    now: datetime,
+) -> Any:
+    """Close with a note (required): the incident is finished with."""
+    if not note or not note.strip():
+        raise InvalidTransition('closing an incident needs a note (--note "what was done")')
+    row = await get(conn, incident_id, lock=True)
+    values: dict[str, Any] = {"closed_at": now, "close_note": note.strip()}
+    if IncidentStatus(row.status).is_open:
+        values |= {"resolved_at": now, "resolved_by": by}
+    return await _change(
+        conn, incident_id, "close", now, by, Event.CLOSED, values, f"closed by {by}: {note.strip()}"
+    )
+
+
+async def resolve_key(
+    conn: AsyncConnection,
+    key: str,
+    *,
+    now: datetime,
+    summary: str,
+    by: str = "recovery",
+) -> int | None:
+    """Resolve the open incident for `key`, if any (a check recovered, or a sender said the
+    alert resolved). The summary, when given, replaces the incident's. Returns its id."""
+    row = await find_open(conn, key)
+    if row is None:
+        return None
+    if summary:
+        await conn.execute(
+            update(incidents).where(incidents.c.id == row.id).values(summary=summary)
+        )
+    await resolve(conn, row.id, by=by, now=now, reason=summary)
+    return row.id
