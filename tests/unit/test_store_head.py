@@ -1,10 +1,10 @@
-"""The store's shortcut past Alembic (store/db.py HEAD_REVISION) names the newest migration."""
+"""The store's shortcut past Alembic (store/schema.py HEAD_REVISION) names the newest migration."""
 
 from __future__ import annotations
 
 from alembic.script import ScriptDirectory
 
-from escalatord.store.db import HEAD_REVISION, alembic_config
+from escalatord.store.schema import HEAD_REVISION, alembic_config
 
 
 def test_head_revision_is_the_newest_migration() -> None:

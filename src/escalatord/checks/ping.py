@@ -16,15 +16,15 @@ result is `unknown` with the fix in its summary.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 from datetime import timedelta
 
 from pydantic import field_validator, model_validator
 
 from escalatord.checks.base import Check, CheckConfig, CheckContext, Result, Status
+from escalatord.checks.hosts import ip_literal, validate_host
 from escalatord.checks.pinger import IcmpUnavailable, PingStats, family_of, shared_pinger
-from escalatord.checks.tcp import format_ms, validate_host
+from escalatord.checks.tcp import format_ms
 from escalatord.config.types import Duration, Percent, format_duration
 
 
@@ -107,7 +107,7 @@ class PingCheck(Check):
 
     def __init__(self, config: PingConfig, context: CheckContext):
         super().__init__(config, context)
-        self._literal = _literal(config.host)  # None for a name: resolved on every run
+        self._literal = ip_literal(config.host)  # None for a name: resolved on every run
 
     async def probe(self) -> Result:
         cfg = self.config
@@ -128,13 +128,6 @@ class PingCheck(Check):
         wait = max(0.01, budget - (cfg.count - 1) * interval)
         stats = await pinger.ping(address, count=cfg.count, interval=interval, wait=wait)
         return assess(stats, cfg, target=address if address != cfg.host else "")
-
-
-def _literal(host: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        return None
 
 
 async def _resolve(host: str) -> str:

@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 
 from escalatord.checks.base import CheckConfig
-from escalatord.checks.tcp import validate_host
+from escalatord.checks.hosts import validate_host
 from escalatord.config.types import Duration, format_duration
 
 AUTH_PROTOCOLS = ("MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512")

@@ -17,34 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
-import re
 import socket
 import time
 
 from pydantic import Field, field_validator
 
 from escalatord.checks.base import Check, CheckConfig, Result, Status
+from escalatord.checks.hosts import validate_host
 from escalatord.config.types import Duration, format_duration
 
 REPLY_CAP = 64 << 10  # bytes of reply searched for `expect` before giving up
-_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
-
-
-def validate_host(value: str) -> str:
-    """An IP literal (returned in canonical form) or a syntactically valid host name."""
-    value = value.strip()
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        pass
-    name = value.removesuffix(".")
-    if name and len(name) <= 253 and all(_LABEL.match(p) for p in name.split(".")):
-        return value
-    raise ValueError(
-        'host must be an IPv4 or IPv6 address or a host name, e.g. "10.0.0.1", "::1" '
-        'or "router.example.org"'
-    )
 
 
 def format_ms(ms: float) -> str:

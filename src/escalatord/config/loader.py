@@ -30,7 +30,7 @@ import glob
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from pydantic import BaseModel, ValidationError
 from escalatord import plugins
 from escalatord.checks.base import Status
 from escalatord.config import messages
+from escalatord.config.items import Item, cross_check
 from escalatord.config.model import (
     ApiConfig,
     Config,
@@ -50,7 +51,6 @@ from escalatord.config.model import (
 )
 from escalatord.errors import ConfigError, Problem
 from escalatord.escalation.rules import match
-from escalatord.monitor.topology import find_cycles
 from escalatord.traps.config import TrapsConfig
 
 TOP_KEYS = (
@@ -113,31 +113,6 @@ def unmatched_checks(config: Config) -> list[str]:
     ]
 
 
-@dataclass
-class _Item:
-    """One section or [[item]] table as read, and where it came from."""
-
-    kind: str  # "daemon", "defaults", "check", "rule", "policy" or "notifier"
-    file: str
-    base: str  # the directory relative paths in it start from
-    index: int  # 1-based position among its file's items of this kind
-    label: str  # "daemon", "check[web]" or "check[#3]"
-    data: dict[str, Any]
-
-    @property
-    def name(self) -> str | None:
-        name = self.data.get("name")
-        return name if isinstance(name, str) and name else None
-
-    def path(self, key: str) -> str:
-        return f"{self.label}.{key}" if key else self.label
-
-    def list(self, key: str) -> list[Any]:
-        """`data[key]` if it is a list, else [] (a wrong shape is reported by validation)."""
-        value = self.data.get(key)
-        return value if isinstance(value, list) else []
-
-
 class _Loader:
     """Reads files into items, then validates all of them, collecting every problem."""
 
@@ -145,15 +120,16 @@ class _Loader:
         self.env = env
         self.problems: list[Problem] = []
         self.secrets: set[str] = set()  # values never to be shown
-        self.items: list[_Item] = []
-        self.sections: dict[str, _Item] = {}
+        self.items: list[Item] = []
+        self.sections: dict[str, Item] = {}
         self.seen: set[str] = set()  # real paths of the files read
         self.unresolved: set[tuple[str, str]] = set()  # (file, path) of failed substitutions
+        self._models: dict[tuple[str, str], type[BaseModel]] = {}  # (registry, type) -> Config
 
     def problem(self, file: str, path: str, message: str) -> None:
         self.problems.append(Problem(file, path, message))
 
-    def at(self, item: _Item, key: str, message: str) -> None:
+    def at(self, item: Item, key: str, message: str) -> None:
         self.problem(item.file, item.path(key), message)
 
     # ---- reading files ---------------------------------------------------------------------
@@ -190,7 +166,7 @@ class _Loader:
                 self.problem(name, key, f"must be a table: write [{key}] on a line of its own")
             elif key in MAIN_ONLY:
                 data = self._substitute(value, name, key)
-                self.sections[key] = _Item(key, name, base, 1, key, data)
+                self.sections[key] = Item(key, name, base, 1, key, data)
             elif key == "include" and not isinstance(value, list):
                 self.problem(name, key, 'must be a list of paths, e.g. ["conf.d/*.toml"]')
             elif key == "include":
@@ -234,10 +210,14 @@ class _Loader:
             if isinstance(item_name, str) and item_name:
                 label = f"{kind}[{item_name}]"
             data = {
-                k: item_name if k == "name" else self._substitute(v, name, f"{label}.{k}")
+                k: item_name
+                if k == "name"
+                else v
+                if _plain(v)  # most values: nothing to substitute, no key path to build
+                else self._substitute(v, name, f"{label}.{k}")
                 for k, v in raw.items()
             }
-            self.items.append(_Item(kind, name, base, index, label, data))
+            self.items.append(Item(kind, name, base, index, label, data))
 
     def _substitute(self, value: Any, file: str, path: str) -> Any:
         """`value` with every `${VAR}` in its strings replaced."""
@@ -245,7 +225,7 @@ class _Loader:
             return {k: self._substitute(v, file, f"{path}.{k}") for k, v in value.items()}
         if isinstance(value, list):
             return [self._substitute(v, file, f"{path}[{i}]") for i, v in enumerate(value, 1)]
-        if not isinstance(value, str):
+        if not isinstance(value, str) or "$" not in value:
             return value
 
         def replace(found: re.Match[str]) -> str:
@@ -294,7 +274,7 @@ class _Loader:
                 }
             if model is not None and (obj := self._validate(model, item)) is not None:
                 built[item.kind].append(obj)
-        self._cross_check()
+        cross_check(self.items, self.at)
         if self.problems:
             raise ConfigError([self._scrubbed(p) for p in self.problems])
         return Config.model_validate(
@@ -311,26 +291,29 @@ class _Loader:
             }
         )
 
-    def _type_model(self, item: _Item) -> type[BaseModel] | None:
+    def _type_model(self, item: Item) -> type[BaseModel] | None:
         registry = _REGISTRY[item.kind]
-        known = sorted(plugins.available(registry))
-        known_text = f"known types: {', '.join(known)}" if known else "no types are installed"
         type_name = item.data.get("type")
-        if type_name is None:
-            self.at(item, "type", f"required key is missing; {known_text}")
-        elif not isinstance(type_name, str) or type_name not in known:
-            self.at(item, "type", f"unknown {item.kind} type {type_name!r}; {known_text}")
-        else:
-            try:
-                return plugins.load(registry, type_name).Config
-            except Exception as exc:  # a broken plugin is a config problem, not a crash
-                error = f"{type(exc).__name__}: {exc}"
-                self.at(
-                    item, "type", f"{item.kind} type {type_name!r} could not be loaded: {error}"
-                )
-        return None
+        if isinstance(type_name, str) and (found := self._models.get((registry, type_name))):
+            return found  # the model of a type already loaded: 10,000 checks, a few types
+        if not isinstance(type_name, str) or not plugins.known(registry, type_name):
+            known = sorted(plugins.available(registry))
+            known_text = f"known types: {', '.join(known)}" if known else "no types are installed"
+            if type_name is None:
+                self.at(item, "type", f"required key is missing; {known_text}")
+            else:
+                self.at(item, "type", f"unknown {item.kind} type {type_name!r}; {known_text}")
+            return None
+        try:
+            model = plugins.load(registry, type_name).Config
+        except Exception as exc:  # a broken plugin is a config problem, not a crash
+            error = f"{type(exc).__name__}: {exc}"
+            self.at(item, "type", f"{item.kind} type {type_name!r} could not be loaded: {error}")
+            return None
+        self._models[(registry, type_name)] = model
+        return model
 
-    def _validate(self, model: type[BaseModel], item: _Item) -> Any:
+    def _validate(self, model: type[BaseModel], item: Item) -> Any:
         data, failed = self._file_secrets(model, item)
         try:
             return model.model_validate(data)
@@ -351,11 +334,13 @@ class _Loader:
                 self.at(item, path, messages.join_messages(texts))
             return None
 
-    def _file_secrets(self, model: type[BaseModel], item: _Item) -> tuple[dict[str, Any], set]:
+    def _file_secrets(self, model: type[BaseModel], item: Item) -> tuple[dict[str, Any], set]:
         """The item's data with `X_file` keys read into `X`; and the `(X,)` that failed."""
-        fields = messages.keys(model)
+        fields = _fields(model)
         data, failed = dict(item.data), set()
         for key, where in item.data.items():
+            if not key.endswith("_file"):
+                continue
             target = key.removesuffix("_file")
             if target == key or key in fields or target not in fields:
                 continue
@@ -387,76 +372,13 @@ class _Loader:
                 message = message.replace(secret, "***")
         return Problem(problem.file, problem.path, message)
 
-    # ---- cross-references ------------------------------------------------------------------
 
-    def _cross_check(self) -> None:
-        """Duplicate names, references to names that do not exist, dependency cycles."""
-        first: dict[str, dict[str, _Item]] = {kind: {} for kind in _REGISTRY | _ITEM_MODELS}
-        for item in self.items:
-            if item.name and (seen := first[item.kind].setdefault(item.name, item)) is not item:
-                self.at(
-                    item,
-                    "name",
-                    f"duplicate {item.kind} name {item.name!r}: already used by "
-                    f"[[{item.kind}]] #{seen.index} in {seen.file}",
-                )
+def _plain(value: Any) -> bool:
+    """A value `${VAR}` substitution leaves as it is: not a string holding "$", list or table."""
+    return isinstance(value, (int, float, bool)) or (isinstance(value, str) and "$" not in value)
 
-        def unknown(kind: str, name: Any) -> str | None:
-            if not isinstance(name, str) or name in first[kind]:
-                return None
-            return (
-                f"unknown {kind} {name!r}; defined {kind} names: {', '.join(first[kind]) or 'none'}"
-            )
 
-        for item in self.items:
-            refs: list[tuple[str, str | None]] = []
-            if item.kind == "rule":
-                refs.append(("policy", unknown("policy", item.data.get("policy"))))
-            elif item.kind == "policy":
-                for index, level in enumerate(item.list("level"), 1):
-                    notify = level.get("notify") if isinstance(level, dict) else None
-                    for name in notify if isinstance(notify, list) else ():
-                        refs.append((f"level[{index}].notify", unknown("notifier", name)))
-            elif item.kind == "check":
-                for key in ("depends_on", "depends_on_any"):
-                    for name in item.list(key):
-                        own = name == item.name and "a check cannot depend on itself"
-                        refs.append((key, own or unknown("check", name)))
-                if len(item.list("depends_on_any")) == 1:
-                    refs.append(
-                        (
-                            "depends_on_any",
-                            "depends_on_any lists redundant paths and needs at least two; "
-                            "for a single parent use depends_on",
-                        )
-                    )
-            elif item.kind == "notifier":
-                fallback = item.data.get("fallback")
-                own = fallback == item.name and "a notifier cannot be its own fallback"
-                refs.append(("fallback", own or unknown("notifier", fallback)))
-            for key, message in refs:
-                if message:
-                    self.at(item, key, message)
-
-        checks = first["check"]
-        graph = {
-            name: [
-                d
-                for d in (*item.list("depends_on"), *item.list("depends_on_any"))
-                if d in checks and d != name
-            ]
-            for name, item in checks.items()
-        }
-        for cycle in find_cycles(graph):
-            path = " -> ".join([*cycle, cycle[0]])
-            self.at(checks[cycle[0]], "depends_on", f"dependency cycle: {path}")
-
-        notifiers = first["notifier"]
-        fallbacks: dict[str, list[str]] = {}
-        for name, item in notifiers.items():
-            target = item.data.get("fallback")
-            ok = isinstance(target, str) and target in notifiers and target != name
-            fallbacks[name] = [target] if ok else []
-        for cycle in find_cycles(fallbacks):
-            path = " -> ".join([*cycle, cycle[0]])
-            self.at(notifiers[cycle[0]], "fallback", f"fallback cycle: {path}")
+@cache
+def _fields(model: type[BaseModel]) -> frozenset[str]:
+    """The keys `model` accepts (see messages.keys), as a set: asked once per item."""
+    return frozenset(messages.keys(model))

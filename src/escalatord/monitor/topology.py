@@ -70,6 +70,8 @@ def graph(edges: Iterable[tuple[str, Iterable[str], Iterable[str]]]) -> Graph:
     any_map: dict[str, tuple[str, ...]] = {}
     reverse: dict[str, list[str]] = {}
     for name, all_of, any_of in rows:
+        if not all_of and not any_of:
+            continue  # most checks: nothing to keep, nothing to reverse
         all_keep = tuple(p for p in dict.fromkeys(all_of) if p in known and p != name)
         any_keep = tuple(p for p in dict.fromkeys(any_of) if p in known and p != name)
         if all_keep:

@@ -19,36 +19,30 @@ WAL lets them run beside the writer.
 PostgreSQL serves several nodes: one pooled engine, ordinary transactions, and callers wrap a
 SELECT in `store.for_update()` where two nodes could race for the same rows.
 
-Migrations (Alembic, in migrations/) run to head on `open()`. To add one, change tables.py, then
-with a database at head: `alembic.command.revision(alembic_config(url), autogenerate=True,
-message="...", rev_id="0002")`, and review what it wrote.
+The schema is brought to head on `open()` (store/schema.py: a new database is created at
+head, an older one migrated by Alembic, in migrations/). To add a migration, change tables.py
+and HEAD_REVISION, then with a database at head: `alembic.command.revision(
+schema.alembic_config(url), autogenerate=True, message="...", rev_id="0004")`, and review
+what it wrote.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import URL, Connection, Select, event, inspect, make_url, text
+from sqlalchemy import URL, Connection, Select, event, make_url, text
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from escalatord.errors import StoreError
+from escalatord.store import schema
 
-if TYPE_CHECKING:
-    from alembic.config import Config
-
-# The newest migration. A database stamped with it needs no Alembic at all, which keeps
-# Alembic (~0.2-0.4 s of imports: mako, pygments) out of every start but the first after an
-# upgrade. tests/unit/test_store_head.py checks it against the migration scripts.
-HEAD_REVISION = "0003"
-
-MIGRATIONS = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 5000
 READERS = 8  # SQLite reader connections, kept open for the daemon's life
 # An unreachable PostgreSQL server fails open() after this long instead of hanging the daemon.
@@ -97,19 +91,6 @@ def async_url(url: str) -> URL:
             raise StoreError(f"{where} needs a database name: write {URL_FORMS}")
         return parsed.set(drivername="postgresql+asyncpg")
     raise StoreError(f"{where} is not supported; write {URL_FORMS}")
-
-
-def alembic_config(url: str | None = None) -> Config:
-    """An Alembic Config for escalatord's migrations, built in code: no alembic.ini, and no
-    logging setup (the daemon owns logging). `url` is only for developer commands run outside
-    `Store.open()`, e.g. autogenerating a revision; it is passed to env.py in `attributes`."""
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    if url is not None:
-        config.attributes["url"] = url
-    return config
 
 
 def sqlite_engine(
@@ -276,24 +257,28 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
 
     async def _migrate(self) -> None:
+        """Bring the schema to head; Alembic only when a database needs migrating (schema.py)."""
         async with self._engine(self._reader).connect() as conn:
-            if await conn.run_sync(_stamped) == (HEAD_REVISION,):
-                return  # at head: nothing to do, and no need to import Alembic
-        from alembic.script import ScriptDirectory
-
-        script = ScriptDirectory.from_config(alembic_config())
-        known = {revision.revision for revision in script.walk_revisions()}
+            found = await conn.run_sync(schema.revisions)
+        if found == (schema.HEAD_REVISION,):
+            return  # at head: nothing to do, and no need to import Alembic
+        if found is None and await self._locked(schema.create_at_head):
+            return
+        known, heads = schema.known_revisions()
         async with self._engine(self._reader).connect() as conn:
-            current = set(await conn.run_sync(_current_heads))
+            current = set(await conn.run_sync(schema.current_heads))
         if current - known:
             raise StoreError(
                 f"the database {self.masked_url} has schema revision "
                 f"{', '.join(sorted(current - known))}, newer than this escalatord knows "
-                f"(head {', '.join(script.get_heads())}). Fix: upgrade escalatord, or point "
+                f"(head {', '.join(sorted(heads))}). Fix: upgrade escalatord, or point "
                 "[daemon] database at another database"
             )
-        if current == set(script.get_heads()):
-            return
+        if current != heads:
+            await self._locked(schema.upgrade)
+
+    async def _locked(self, change: Callable[[Connection], bool]) -> bool:
+        """Run a schema change in a transaction holding the migration lock; its answer."""
         # The lock (advisory on PostgreSQL, BEGIN IMMEDIATE on SQLite) is taken BEFORE Alembic
         # runs: it serialises nodes, and also two Stores of one process, which Alembic's global
         # `context` cannot run side by side (measured: they deadlock on PostgreSQL without it).
@@ -302,8 +287,7 @@ class Store:
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
                 )
-                await conn.run_sync(_upgrade)
-            return
+                return await conn.run_sync(change)
         # SQLite: foreign keys OFF while migrating, as SQLite's docs require for schema changes.
         # Batch migrations copy and drop tables, and dropping a parent table with foreign keys ON
         # would run its ON DELETE CASCADE and empty the child tables. The pragma only works
@@ -313,13 +297,14 @@ class Store:
         )
         try:
             async with engine.begin() as conn:
-                await conn.run_sync(_upgrade)
+                changed = await conn.run_sync(change)
                 broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
                 if broken:
                     raise StoreError(
                         f"migrating {self.masked_url} would break foreign keys ({broken[:5]}); "
                         "nothing was changed. Fix: report this as a bug in the migration"
                     )
+                return changed
         finally:
             await engine.dispose()
 
@@ -343,25 +328,3 @@ class Store:
                 f"(createdb {self._url.database}), or set [daemon] database"
             )
         return f"cannot open database {self.masked_url}: {reason}. Fix: {fix}"
-
-
-def _stamped(connection: Connection) -> tuple[str, ...]:
-    """The revisions the database is stamped with, read without Alembic; () when none."""
-    if not inspect(connection).has_table("alembic_version"):
-        return ()
-    rows = connection.execute(text("SELECT version_num FROM alembic_version"))
-    return tuple(sorted(row[0] for row in rows))
-
-
-def _current_heads(connection: Connection) -> tuple[str, ...]:
-    from alembic.runtime.migration import MigrationContext
-
-    return MigrationContext.configure(connection).get_current_heads()
-
-
-def _upgrade(connection: Connection) -> None:
-    from alembic import command
-
-    config = alembic_config()
-    config.attributes["connection"] = connection
-    command.upgrade(config, "head")

@@ -6,11 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from escalatord.checks.heartbeat import Signal, Signals
+from escalatord.store import upsert
 from escalatord.store.tables import heartbeats
 
 
@@ -26,7 +25,7 @@ def _signals(row: Any) -> Signals:
 
 
 def _insert(conn: AsyncConnection) -> Any:
-    return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(heartbeats)
+    return upsert.insert(conn, heartbeats)
 
 
 async def load(conn: AsyncConnection, check: str) -> Signals | None:

@@ -3,7 +3,7 @@
 `Store.open()` runs migrations itself: it opens the transaction (BEGIN IMMEDIATE on SQLite, an
 advisory lock on PostgreSQL) and hands its connection in `config.attributes["connection"]`.
 Developer commands run outside a Store pass a URL in `config.attributes["url"]` instead (see
-`escalatord.store.db.alembic_config`); `--sql` (offline) mode prints the SQL for that URL.
+`escalatord.store.schema.alembic_config`); `--sql` (offline) mode prints the SQL for that URL.
 There is deliberately no logging.config.fileConfig() here: the daemon owns logging.
 """
 
@@ -75,7 +75,7 @@ else:
     if url is None:
         raise RuntimeError(
             "escalatord's migrations run from Store.open(); for developer commands build the "
-            "config with escalatord.store.db.alembic_config(url)"
+            "config with escalatord.store.schema.alembic_config(url)"
         )
     if context.is_offline_mode():
         run_offline(url)
