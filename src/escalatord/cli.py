@@ -11,6 +11,7 @@ time, and a typo in a command name is answered at once.
 
 from __future__ import annotations
 
+import gc
 import getpass
 import json
 import os
@@ -113,6 +114,9 @@ def run(config_path: str) -> None:
     from escalatord import logging as eslog
     from escalatord.daemon import Daemon
 
+    # The modules imported by now live as long as the process: frozen, they are not scanned by
+    # the collections start-up makes, nor by settle_heap()'s (~55 ms at 10,000 checks).
+    gc.freeze()
     config = _load(config_path)
     eslog.configure(config.daemon.log_level)
     _run(Daemon(config_path, config).run())
@@ -187,6 +191,7 @@ def check(config_path: str, name: str, as_json: bool) -> None:
 def incidents(config_path: str, include_all: bool, site: str | None, as_json: bool) -> None:
     """List open incidents (newest first); a root cause lists the checks it makes unreachable."""
     from escalatord.incidents import service
+    from escalatord.incidents.views import incident_json, sites
 
     config = _load(config_path)
 
@@ -196,9 +201,9 @@ def incidents(config_path: str, include_all: bool, site: str | None, as_json: bo
 
     rows = _run(_with_store(config, fetch))
     if site is not None:
-        rows = [r for r in rows if site in _sites(r)]
+        rows = [r for r in rows if site in sites(r)]
     if as_json:
-        click.echo(json.dumps([_incident_json(r) for r in rows], indent=2))
+        click.echo(json.dumps([incident_json(r) for r in rows], indent=2))
         return
     if not rows:
         what = "no open incidents" if not include_all else "no incidents"
@@ -220,31 +225,6 @@ def incidents(config_path: str, include_all: bool, site: str | None, as_json: bo
                 f"{'':>5}  {'':<12}  {'':<8}  {'':<19}  {a.get('site') or '-':<10}"
                 f"    unreachable: {a['check']}"
             )
-
-
-def _sites(row: Any) -> set[str]:
-    sites = {(row.labels or {}).get("site")} | {a.get("site") for a in row.affected or ()}
-    return {s for s in sites if s}
-
-
-def _incident_json(row: Any) -> dict[str, Any]:
-    from escalatord.incidents.service import view
-    from escalatord.notify.base import rfc3339
-
-    data = view(row).to_json()
-    data.update(
-        {
-            "rule": row.rule,
-            "acknowledged_at": rfc3339(row.acknowledged_at),
-            "acknowledged_by": row.acknowledged_by,
-            "resolved_at": rfc3339(row.resolved_at),
-            "resolved_by": row.resolved_by,
-            "closed_at": rfc3339(row.closed_at),
-            "close_note": row.close_note,
-            "next_step_at": rfc3339(row.next_step_at),
-        }
-    )
-    return data
 
 
 def _change(

@@ -20,7 +20,7 @@ from escalatord.config.loader import load_text
 from escalatord.monitor import probes
 from escalatord.monitor.probes import worker_of
 from tests.integration.test_traps import LINK_DOWN, body, events, link_trap, with_oper
-from tests.support.app import config_text, eventually, free_port, page_everything
+from tests.support.app import config_text, eventually, free_port, page_everything, serving
 from tests.support.http_target import HttpTarget
 from tests.support.snmp_agent import Snmpd, free_udp_port
 
@@ -31,13 +31,10 @@ WORKERS = 2
 async def workers_app(database: Path, checks: str, workers: int = WORKERS) -> AsyncIterator[App]:
     """`running_app` with `probe_workers` set (and raw ICMP: the tests run as root)."""
     port = free_port()
-    app = App(load_text(workers_config(database, port, checks, workers), env={}))
-    await app.start()
-    app.base_url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
-    try:
+    async with serving(
+        load_text(workers_config(database, port, checks, workers), env={}), port
+    ) as app:
         yield app
-    finally:
-        await app.stop(2.0)
 
 
 def workers_config(database: Path, port: int, checks: str, workers: int = WORKERS) -> str:

@@ -14,15 +14,18 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from escalatord.app import App
-from escalatord.config.loader import load_text
+from escalatord.config.loader import load, load_text
+from escalatord.config.model import Config
 from tests.support.net import free_port
 
 
-def config_text(database: Path, port: int, body: str) -> str:
-    """A config for tests: fast ticks and defaults, then `body` (checks, rules, policies…)."""
+def config_text(database: Path | str, port: int, body: str) -> str:
+    """A config for tests: fast ticks and defaults, then `body` (checks, rules, policies…).
+    `database`: a SQLite file's path, or a URL as users write it (e.g. PostgreSQL's)."""
+    url = database if isinstance(database, str) else f"sqlite:///{database}"
     head = textwrap.dedent(f"""
         [daemon]
-        database = "sqlite:///{database}"
+        database = "{url}"
         listen = "127.0.0.1:{port}"
         tick = "100ms"
 
@@ -56,10 +59,29 @@ def page_everything(url: str) -> str:
 
 
 @asynccontextmanager
-async def running_app(database: Path, body: str, port: int | None = None) -> AsyncIterator[App]:
-    """Start an App on `database` with `body` as the rest of its config; stop it after."""
+async def running_app(
+    database: Path | str, body: str, port: int | None = None, config_file: Path | None = None
+) -> AsyncIterator[App]:
+    """Start an App on `database` with `body` as the rest of its config; stop it after.
+    With `config_file` the config is written there and loaded from it (for the command line
+    to run against the same config)."""
     port = port or free_port()
-    app = App(load_text(config_text(database, port, body), env={}))
+    async with serving(_config(config_text(database, port, body), config_file), port) as app:
+        yield app
+
+
+def _config(text: str, config_file: Path | None) -> Config:
+    if config_file is None:
+        return load_text(text, env={})
+    config_file.write_text(text)
+    return load(config_file, env={})
+
+
+@asynccontextmanager
+async def serving(config: Config, port: int) -> AsyncIterator[App]:
+    """Start an App on `config`, whose API listens on `port`; stop it after.
+    `app.base_url` is where its API answers."""
+    app = App(config)
     await app.start()
     app.base_url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
     try:

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from escalatord import __version__
-from escalatord.api import ack, heartbeat, ingest
+from escalatord.api import ack, heartbeat, ingest, listings
 
 if TYPE_CHECKING:
     from escalatord.app import App
@@ -67,6 +67,7 @@ def build(app: App) -> Starlette:
             Route("/metrics", metrics),
             *heartbeat.routes(app),
             *ingest.routes(app),
+            *listings.routes(app),
             *ack.routes(app),
         ],
         exception_handlers={404: not_found, 405: method_not_allowed},

@@ -1,18 +1,23 @@
 """Tokens and errors for the HTTP API.
 
 Every error is JSON `{"error": "…"}` with a 4xx code: 401 when no credential was given
-(with `WWW-Authenticate: Bearer`), 403 when the credential is wrong. Tokens are compared in
+(with `WWW-Authenticate: Bearer`), 403 when the credential is wrong or when the endpoint is
+off because no token is configured for it. Write endpoints take `[api] write_tokens`; read
+endpoints (listings) take `[api] read_tokens` or a write token. Tokens are compared in
 constant time and never logged or echoed.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+
+if TYPE_CHECKING:
+    from escalatord.config.model import ApiConfig
 
 MAX_BODY = 1 << 20  # requests with a larger body are refused (413)
 
@@ -47,15 +52,19 @@ def token_matches(given: str, allowed: Iterable[str]) -> bool:
     return found
 
 
-def require_write_token(
-    request: Request, allowed: tuple[str, ...], what: str
+def require_token(
+    request: Request, allowed: Sequence[str], what: str, *, setting: str = "write_tokens"
 ) -> JSONResponse | None:
-    """None when the request carries one of `allowed` as a bearer token; else the error."""
+    """None when the request carries one of `allowed` as a bearer token; else the error.
+
+    With nothing allowed the endpoint is off (403), and the error names the `[api]` key
+    `setting` that turns it on.
+    """
     if not allowed:
         return error(
             403,
-            f"{what} is off: no tokens are configured; set [api] write_tokens "
-            "(or write_tokens_file) in the config",
+            f"{what} is off: no tokens are configured; set [api] {setting} "
+            f"(or {setting}_file) in the config",
         )
     given = bearer(request)
     if given is None:
@@ -63,6 +72,21 @@ def require_write_token(
     if not token_matches(given, allowed):
         return error(403, "the token is not valid for this endpoint")
     return None
+
+
+def require_write_token(
+    request: Request, allowed: tuple[str, ...], what: str
+) -> JSONResponse | None:
+    """None when the request carries one of `allowed` (`[api] write_tokens`); else the error."""
+    return require_token(request, allowed, what, setting="write_tokens")
+
+
+def require_read_token(request: Request, api: ApiConfig, what: str) -> JSONResponse | None:
+    """None when the request carries a read token, or a write token (whoever may change
+    incidents may also list them); else the error, naming `read_tokens` when none are set."""
+    return require_token(
+        request, (*api.read_tokens, *api.write_tokens), what, setting="read_tokens"
+    )
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:

@@ -17,7 +17,6 @@ from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_v
 from escalatord.checks.base import CheckConfig
 from escalatord.config.types import Duration, Strict, positive_timeout
 from escalatord.notify.base import NotifierConfig
-from escalatord.notify.http import check_url
 from escalatord.traps.config import TrapsConfig
 
 Severity = Literal["critical", "error", "warning", "info"]
@@ -75,6 +74,8 @@ class DaemonConfig(Strict):
     def _public_url(cls, value: str | None) -> str | None:
         # Ack links are built on it: without a scheme they would not be links at all.
         if value is not None:
+            from escalatord.notify.http import check_url  # httpx (~30 ms) only when it is set
+
             try:
                 check_url(value, 'e.g. public_url = "https://escalatord.example.org"')
             except ValueError as exc:
@@ -119,13 +120,15 @@ class ApiConfig(Strict):
     a line). Heartbeats use their check's own `token`, not these."""
 
     # Bearer tokens (Authorization: Bearer …) that may post alerts: /api/v1/alerts/alertmanager
-    # and /api/v1/events/pagerduty.
+    # and /api/v1/events/pagerduty. They may also read what read_tokens read.
     write_tokens: TokenList = Field(default=(), repr=False)
+    # Bearer tokens that may only read: the listings /api/v1/incidents and /api/v1/checks.
+    read_tokens: TokenList = Field(default=(), repr=False)
     # PagerDuty Events API v2 routing keys: an event whose `routing_key` is one of these is
     # accepted by /api/v1/events/pagerduty without a bearer token, as PagerDuty would.
     routing_keys: TokenList = Field(default=(), repr=False)
 
-    @field_validator("write_tokens", "routing_keys")
+    @field_validator("write_tokens", "read_tokens", "routing_keys")
     @classmethod
     def _strong(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         # Values are never quoted back: they are secrets.
