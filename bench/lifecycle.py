@@ -17,6 +17,7 @@ over 1.5 intervals, is a missed run; a gap under half an interval is an extra ru
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import sqlite3
 import statistics
@@ -46,8 +47,9 @@ def startup(
     existing_db: bool = False,
 ) -> dict:
     """Seconds to /healthz 200 and to the "started" line, per repeat, and their medians.
-    Each start gets a new database (a first start: migrations run), or with `existing_db`
-    the database the previous start left (a restart; the first run fills it)."""
+    Each start gets a new database (a first start: the schema is created), or with
+    `existing_db` the database the previous start left, with a stored state for every
+    check (a restart; the first run makes it)."""
     runs = []
     with Session(workload) as s:
         for i in range(repeat):
@@ -61,6 +63,8 @@ def startup(
             time.sleep(2)
             rss = peak_rss_mb(daemon.pid)
             s.stop_daemon()
+            if existing_db:
+                _every_check_has_run(s.database, s.config)
             runs.append({"healthy_s": round(healthy, 2), "started_s": round(started, 2)})
             print(f"  start {i + 1}: {runs[-1]}, peak RSS {rss} MB", file=sys.stderr)
     return {
@@ -73,6 +77,20 @@ def startup(
         "healthy_s_median": statistics.median(r["healthy_s"] for r in runs),
         "started_s_median": statistics.median(r["started_s"] for r in runs),
     }
+
+
+def _every_check_has_run(database: Path, config: Path) -> None:
+    """Give every check a stored state, as a daemon that ran for a while leaves them: a
+    restart then reads 10,000 states, not the few of the seconds the previous start ran."""
+    names = re.findall(r'^name = "(.+)"$', config.read_text(), re.MULTILINE)
+    with contextlib.closing(sqlite3.connect(database, timeout=5)) as db, db:
+        (at,) = db.execute("SELECT max(last_check_at) FROM check_states").fetchone()
+        db.executemany(
+            'INSERT OR IGNORE INTO check_states ("check", status, hard, attempts, '
+            "last_status, last_summary, last_check_at, since) "
+            "VALUES (?, 'ok', 1, 0, 'ok', 'bench: filled in', ?, ?)",
+            [(name, at, at) for name in names],
+        )
 
 
 def _last_runs(database: Path) -> dict[str, str]:

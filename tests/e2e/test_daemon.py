@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import sqlite3
@@ -10,6 +11,7 @@ import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.daemon import DaemonProcess, free_port, wait_until
@@ -169,3 +171,35 @@ def test_sigterm_lets_a_running_check_finish_and_stores_its_result(tmp_path, tar
     assert stored >= in_flight_since + 1.0, "the in-flight probe's result was not stored"
     assert "200" in summary
     assert '"checks_cut_short"' not in daemon.logs()
+
+
+def _gc_metrics(port: int) -> dict[str, float]:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    found = re.findall(
+        r'^(python_gc_collections_total\{generation="0"\}|python_gc_objects_frozen) (\S+)$',
+        text,
+        re.M,
+    )
+    return {name.split("{")[0]: float(value) for name, value in found}
+
+
+def test_garbage_collection_runs_again_once_started(tmp_path, target):
+    """`escalatord run` starts with the garbage collector off; once started, what start-up built
+    is frozen and collections run again as the daemon works."""
+    port = free_port()
+    config = tmp_path / "escalatord.toml"
+    config.write_text(config_text(tmp_path, port, target))
+    daemon = DaemonProcess(config, port, tmp_path / "daemon.log", env={"HOOK_TOKEN": "x"})
+    daemon.start()
+    try:
+        first = _gc_metrics(port)
+        assert first["python_gc_objects_frozen"] > 10_000  # the modules, config and checks
+        wait_until(
+            lambda: (
+                _gc_metrics(port)["python_gc_collections_total"]
+                > first["python_gc_collections_total"]
+            ),
+            what="a garbage collection after start-up",
+        )
+    finally:
+        daemon.stop()

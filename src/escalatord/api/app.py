@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import math
 import os
@@ -180,6 +181,27 @@ def prometheus_text(app: App) -> str:
             "Resident memory of the daemon process.",
             [("", rss)],
         )
+    # Python's garbage collector, named as prometheus_client names it. Start-up runs with it
+    # off and freezes what it built (cli.py, app.settle_heap): these show it is on again.
+    gc_stats = gc.get_stats()
+    metric(
+        "python_gc_collections_total",
+        "counter",
+        "Garbage collections, by generation.",
+        [(f'{{generation="{g}"}}', s["collections"]) for g, s in enumerate(gc_stats)],
+    )
+    metric(
+        "python_gc_objects_collected_total",
+        "counter",
+        "Objects the garbage collector freed, by generation.",
+        [(f'{{generation="{g}"}}', s["collected"]) for g, s in enumerate(gc_stats)],
+    )
+    metric(
+        "python_gc_objects_frozen",
+        "gauge",
+        "Objects frozen out of the collector's scans (what start-up and reloads built).",
+        [("", gc.get_freeze_count())],
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -150,7 +150,6 @@ class SnmpTarget:
         community = config.community.get_secret_value() if config.community else ""
         self._community = _octets(community)
         self._auth: Any = None  # pysnmp's auth data: made when the pysnmp path is first used
-        self._fingerprint = fingerprint(config)
         self._engine: Any = None
         self._transport: Any = None
         self._requests: dict[tuple[Oid, ...], list[Any]] = {}
@@ -282,13 +281,13 @@ class SnmpTarget:
     async def close(self) -> None:
         """Give the engine back (an extra v3 engine closes with its last target)."""
         if self._engine is not None and self.config.user is not None:
-            SnmpSession.of(self.context).release(self.config.user, self._fingerprint)
+            SnmpSession.of(self.context).release(self.config.user, fingerprint(self.config))
         self._engine = None
 
     def _engine_now(self) -> Any:
         if self._engine is None:
             session = SnmpSession.of(self.context)
-            self._engine = session.acquire(self.config.user, self._fingerprint)
+            self._engine = session.acquire(self.config.user, fingerprint(self.config))
         return self._engine
 
     async def _transport_now(self) -> Any:

@@ -31,8 +31,11 @@ log = structlog.get_logger("escalatord.scheduler")
 
 def spread(name: str, interval: timedelta) -> timedelta:
     """A stable offset in [0, interval) for a check's first run."""
-    seconds = interval.total_seconds()
-    return timedelta(seconds=(zlib.crc32(name.encode()) % 10_000) / 10_000 * seconds)
+    return timedelta(seconds=_spread(name, interval.total_seconds()))
+
+
+def _spread(name: str, seconds: float) -> float:
+    return (zlib.crc32(name.encode()) % 10_000) / 10_000 * seconds
 
 
 class _Job:
@@ -84,8 +87,8 @@ class CheckScheduler:
         for name, check in wanted.items():
             if name in self._jobs:  # running; a changed check is removed first by reload
                 continue
-            first = base + spread(name, check.interval).total_seconds()
-            self._schedule(name, check.interval.total_seconds(), first)
+            every = check.interval.total_seconds()
+            self._schedule(name, every, base + _spread(name, every))
         self._arm()
 
     def _schedule(self, name: str, every: float, due: float) -> None:

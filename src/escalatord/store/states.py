@@ -56,7 +56,7 @@ async def load(
     between pages: for a caller inside the running daemon (the API), where turning 10,000
     rows into states at once held the loop for ~0.2-0.4 s."""
     out: dict[str, tuple[CheckState, dict[str, Any]]] = {}
-    stmt = select(check_states)
+    stmt = select(*_COLUMNS)
     if page is None:
         out.update(_state(r) for r in await conn.execute(stmt))
         return out
@@ -67,19 +67,37 @@ async def load(
         out.update(_state(r) for r in rows)
         if len(rows) < page:
             return out
-        next_page = stmt.where(check_states.c.check > rows[-1].check)
+        next_page = stmt.where(check_states.c.check > rows[-1][0])
         await asyncio.sleep(0)
 
 
-def _state(r: Any) -> tuple[str, tuple[CheckState, dict[str, Any]]]:
+# By value: Status("ok") through Enum.__call__ costs ~2 µs, and a restart reads 10,000 rows.
+_STATUS: dict[str | None, Status | None] = {s.value: s for s in Status} | {None: None, "": None}
+_COLUMNS = (
+    check_states.c.check,
+    check_states.c.status,
+    check_states.c.hard,
+    check_states.c.attempts,
+    check_states.c.pending,
+    check_states.c.since,
+    check_states.c.last_status,
+    check_states.c.last_summary,
+    check_states.c.last_check_at,
+    check_states.c.last_duration,
+    check_states.c.measurements,
+)
+
+
+def _state(row: Any) -> tuple[str, tuple[CheckState, dict[str, Any]]]:
+    name, status, hard, attempts, pending, since, last, summary, at, duration, measured = row
     state = CheckState(
-        status=Status(r.status),
-        hard=bool(r.hard),
-        attempts=r.attempts,
-        pending=Status(r.pending) if r.pending else None,
-        since=r.since,
-        last_status=Status(r.last_status) if r.last_status else None,
-        last_summary=r.last_summary or "",
-        last_check_at=r.last_check_at,
+        _STATUS[status],  # type: ignore[arg-type]  # never None: the column is NOT NULL
+        bool(hard),
+        attempts,
+        _STATUS[pending],
+        since,
+        _STATUS[last],
+        summary or "",
+        at,
     )
-    return r.check, (state, {"duration": r.last_duration, "measurements": r.measurements})
+    return name, (state, {"duration": duration, "measurements": measured})
