@@ -159,6 +159,51 @@ async def test_a_ping_during_an_evaluation_is_applied_after_it(store, tmp_path):
     assert monitor.states["feed"].last_summary == "ping"
 
 
+class Polled(Check):
+    """A polled check whose probe the test holds until it says what the probe saw."""
+
+    def __init__(self, config: CheckConfig, gate: asyncio.Event, seen: Status):
+        super().__init__(config, None)  # type: ignore[arg-type]
+        self.gate, self.seen = gate, seen
+
+    async def probe(self) -> Result:
+        await self.gate.wait()  # the agent answered before the trap; the answer is late
+        return Result(self.seen, f"poll saw {self.seen}")
+
+
+async def _trap_during_poll(store, tmp_path, seen: Status, trap: Status | None) -> Monitor:
+    config = load_text(f'[daemon]\ndatabase = "sqlite:///{tmp_path}/x.db"\n', env={})
+    gate = asyncio.Event()
+    check = Polled(CheckConfig(name="uplink", type="polled", retries=1), gate, seen)
+    monitor = Monitor(store, Engine(store, config, wake=lambda: None), {"uplink": check})
+    poll = asyncio.create_task(monitor.run_check("uplink"))
+    await asyncio.sleep(0.05)
+    if trap is not None:
+        fed = Result(trap, f"trap says {trap}", at=datetime.now(UTC))
+        await monitor.on_passive("uplink", (fed, check.config))
+    gate.set()
+    await poll
+    return monitor
+
+
+@pytest.mark.parametrize(
+    ("seen", "trap"), [(Status.OK, Status.CRITICAL), (Status.CRITICAL, Status.OK)]
+)
+async def test_a_trap_during_a_poll_is_not_undone_by_it(store, tmp_path, seen, trap):
+    """A linkDown (or linkUp) trap that arrives while a poll of the port is in flight stays
+    the check's state: the poll's answer may predate the trap and is dropped."""
+    monitor = await _trap_during_poll(store, tmp_path, seen, trap)
+    assert monitor.states["uplink"].status is trap
+    assert monitor.states["uplink"].last_summary == f"trap says {trap}"
+
+
+async def test_a_poll_without_a_trap_meanwhile_is_applied(store, tmp_path):
+    """Without a trap during it, a poll's answer is the check's new state as always."""
+    monitor = await _trap_during_poll(store, tmp_path, Status.CRITICAL, None)
+    assert monitor.states["uplink"].status is Status.CRITICAL
+    assert monitor.states["uplink"].last_summary == "poll saw critical"
+
+
 async def test_a_check_disabled_and_enabled_again_still_resolves(store, tmp_path):
     """State survives a reload that drops a check, so its recovery resolves its incident."""
     body = (

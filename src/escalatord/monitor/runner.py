@@ -65,6 +65,7 @@ class Monitor:
         self.scheduler = CheckScheduler(self.run_check)
         self.deps = Dependencies((c.config for c in self.checks.values()), _passive(self.checks))
         self._refeeds: set[asyncio.Task[None]] = set()
+        self._fed: dict[str, int] = {}  # results fed from outside (traps, pings), per check
         self.completed = 0
 
     async def load(self) -> None:
@@ -80,11 +81,18 @@ class Monitor:
         if check.kind == "passive":
             await self._evaluate_passive(name, check)
             return
+        fed = self._fed.get(name, 0)
         if self.probes is None:
             result = await execute(check, None)
         else:
             result = await self.probes.run(check)
             check.absorb(result)  # the daemon's own object learns what the worker found
+        if self._fed.get(name, 0) != fed:
+            # A trap set the check while this probe ran (linkDown/linkUp): what the trap says
+            # is newer than what the probe may have seen, so the probe's answer is dropped.
+            # The trap's result already asked for the next poll (after retry_interval).
+            log.info("probe_result_superseded", check=name, by="a result fed during the probe")
+            return
         await self.on_result(name, result)
 
     def _lock(self, name: str) -> asyncio.Lock:
@@ -109,8 +117,10 @@ class Monitor:
 
     async def on_passive(self, name: str, fed: tuple[Result, Params] | None) -> None:
         """Feed a passive check's result with its own state-machine settings (None: nothing
-        new to count)."""
+        new to count). Also how traps set a polled check: a probe of it in flight meanwhile
+        is then not applied (run_check)."""
         if fed is not None:
+            self._fed[name] = self._fed.get(name, 0) + 1
             async with self._lock(name):
                 await self._apply(name, *fed)
 
