@@ -16,7 +16,7 @@ import pytest
 
 from escalatord.checks.base import CheckContext, Result, Status, execute
 from escalatord.checks.snmp import SnmpCheck
-from escalatord.checks.snmp_session import SHARED_KEY
+from escalatord.checks.snmp_engines import SHARED_KEY
 from tests.support.snmp_agent import (
     COMMUNITY,
     V3_AUTH_KEY,

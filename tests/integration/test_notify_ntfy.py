@@ -13,7 +13,7 @@ from escalatord.errors import NotifyError
 from escalatord.notify.base import Event
 from escalatord.notify.ntfy import NtfyNotifier
 from tests.support.notifications import ACK_URL, sample
-from tests.support.services import NtfySink
+from tests.support.ntfy_service import NtfySink
 
 TOKEN = "tk_AgQdq7mVBoFD37zQVN29RhuMzNIz2"
 

@@ -14,7 +14,7 @@ from escalatord.notify.base import Event
 from escalatord.notify.pagerduty import PagerDutyNotifier
 from tests.support.http_target import Reply
 from tests.support.notifications import ACK_URL, sample
-from tests.support.services import PagerDutySink
+from tests.support.pagerduty_service import PagerDutySink
 
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdefABCDEF"
 

@@ -13,7 +13,8 @@ from escalatord.notify.base import Event
 from escalatord.notify.slack import SlackNotifier
 from tests.support.http_target import Reply
 from tests.support.notifications import ACK_URL, sample
-from tests.support.services import ServiceSink, check_slack_body, slack
+from tests.support.services import ServiceSink
+from tests.support.slack_service import check_slack_body, slack
 
 SECRET_PATH = "/services/T000/B000/XXXXsecretXXXX"
 

@@ -13,7 +13,8 @@ from escalatord.notify.base import Event
 from escalatord.notify.teams import TeamsNotifier
 from tests.support.http_target import Reply
 from tests.support.notifications import ACK_URL, sample
-from tests.support.services import ServiceSink, check_adaptive_card, teams
+from tests.support.services import ServiceSink
+from tests.support.teams_service import check_adaptive_card, teams
 
 PATH = "/workflows/abc/triggers/manual/paths/invoke?sig=SECRETsig123"
 

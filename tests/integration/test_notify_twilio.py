@@ -15,7 +15,7 @@ from escalatord.notify.base import Event
 from escalatord.notify.twilio_sms import TwilioSmsNotifier
 from tests.support.http_target import Reply
 from tests.support.notifications import ACK_URL, sample
-from tests.support.services import TwilioSink
+from tests.support.twilio_service import TwilioSink
 
 SID = "AC" + "0123456789abcdef" * 2
 TOKEN = "twilio-auth-token-s3cret"

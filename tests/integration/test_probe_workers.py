@@ -19,10 +19,10 @@ from escalatord.checks.base import Status
 from escalatord.config.loader import load_text
 from escalatord.monitor import probes
 from escalatord.monitor.probes import worker_of
-from tests.integration.test_traps import LINK_DOWN, body, events, link_trap, with_oper
 from tests.support.app import config_text, eventually, free_port, page_everything, serving
 from tests.support.http_target import HttpTarget
 from tests.support.snmp_agent import Snmpd, free_udp_port
+from tests.support.traps import LINK_DOWN, body, events, link_trap, with_oper
 
 WORKERS = 2
 

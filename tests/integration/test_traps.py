@@ -4,11 +4,9 @@ opening and resolving incidents through the rules and paging a real webhook sink
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,58 +18,24 @@ from escalatord.app import App
 from escalatord.checks.base import Status
 from escalatord.config.loader import load_text
 from escalatord.errors import EscalatordError
-from tests.support.app import config_text, eventually, free_port, page_everything, running_app
+from tests.support.app import config_text, eventually, free_port, running_app
 from tests.support.http_target import HttpTarget
-from tests.support.snmp_agent import Iface, Snmpd, free_udp_port, router_interfaces
+from tests.support.snmp_agent import free_udp_port
+from tests.support.traps import (
+    CHECKS,
+    COMMUNITY,
+    POWER_FAIL,
+    POWER_OK,
+    PSU,
+    ROUTER,
+    TRAP_MARKS,
+    body,
+    events,
+    snmptrap,
+    status,
+)
 
-pytestmark = [
-    pytest.mark.skipif(
-        shutil.which("snmptrap") is None, reason="net-snmp's snmptrap is not installed (snmp)"
-    ),
-    # pysnmp warns about pysmi 2's renamed functions while loading MIBs for the test sender.
-    pytest.mark.filterwarnings("ignore:.*is deprecated:DeprecationWarning"),
-]
-
-COMMUNITY = "trap-community-7"
-POWER_FAIL = "1.3.6.1.4.1.8072.9999.0.1"  # enterprise-specific traps of a made-up UPS
-POWER_OK = "1.3.6.1.4.1.8072.9999.0.2"
-PSU = "1.3.6.1.4.1.8072.9999.1"
-ROUTER = "127.0.0.1"
-
-CHECKS = f"""
-    [[check]]
-    name = "ups-power"
-    type = "snmp_trap"
-    host = "{ROUTER}"
-    trap_oids = ["{POWER_FAIL}"]
-    clear_oids = ["{POWER_OK}"]
-    labels = {{ site = "hq" }}
-
-    [[check]]
-    name = "router-reboot"
-    type = "snmp_trap"
-    host = "{ROUTER}"
-    trap_oids = ["SNMPv2-MIB::coldStart"]
-    status = "warning"
-    clear_after = "300ms"
-    interval = "100ms"
-"""
-
-
-def body(trap_port: int, sink: HttpTarget, checks: str = CHECKS, community: str = COMMUNITY):
-    return f"""
-        [traps]
-        listen = "127.0.0.1:{trap_port}"
-        communities = ["{community}"]
-        {checks}
-        {page_everything(sink.url("/hook"))}
-    """
-
-
-@pytest.fixture(scope="module")
-def sink() -> Iterator[HttpTarget]:
-    with HttpTarget() as s:
-        yield s
+pytestmark = TRAP_MARKS
 
 
 @pytest.fixture
@@ -84,15 +48,6 @@ async def app(tmp_path: Path, sink: HttpTarget, trap_port: int) -> AsyncIterator
     sink.requests.clear()
     async with running_app(tmp_path / "escalatord.db", body(trap_port, sink)) as running:
         yield running
-
-
-async def snmptrap(*args: str) -> None:
-    """Run net-snmp's snmptrap; fail the test if it fails."""
-    proc = await asyncio.create_subprocess_exec(
-        "snmptrap", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await proc.communicate()
-    assert proc.returncode == 0, (out + err).decode()
 
 
 class PysnmpSender:
@@ -177,21 +132,6 @@ async def metric_reaches(app: App, name: str, value: float) -> dict[str, float]:
         await asyncio.sleep(0.05)
         found = await metrics(app)
     return found
-
-
-def events(sink: HttpTarget, check: str) -> list[tuple[str, str]]:
-    """(event, summary) of every webhook the sink got for `check`, in order."""
-    out = []
-    for request in sink.requests:
-        payload = request.json()
-        if payload["incident"]["check"] == check:
-            out.append((payload["event"], payload["incident"]["summary"]))
-    return out
-
-
-def status(app: App, check: str) -> Status | None:
-    state = app.monitor.states.get(check)
-    return state.status if state else None
 
 
 async def test_v2c_trap_opens_an_incident_and_the_clear_trap_resolves_it(
@@ -352,130 +292,3 @@ async def test_a_taken_port_is_a_clear_startup_error(tmp_path: Path, sink: HttpT
     assert "Change [traps] listen" in message and "snmptrapd" in message
     with socket.socket() as again:  # the API's port was released
         again.bind(("127.0.0.1", api_port))
-
-
-LINK_DOWN, LINK_UP, IF_INDEX = "1.3.6.1.6.3.1.1.5.3", "1.3.6.1.6.3.1.1.5.4", "1.3.6.1.2.1.2.2.1.1"
-
-
-@pytest.fixture
-def agent(tmp_path: Path) -> Iterator[Snmpd]:
-    if shutil.which("snmpd") is None:
-        pytest.skip("net-snmp's snmpd is not installed (Debian snmpd)")
-    snmpd = Snmpd(tmp_path / "agent").start()
-    try:
-        yield snmpd
-    finally:
-        snmpd.stop()
-
-
-def with_oper(oper: int) -> list[Iface]:
-    """The test router with ge-0/0/1 (ifIndex 3) in oper status `oper`."""
-    return [replace(i, oper=oper) if i.index == 3 else i for i in router_interfaces()]
-
-
-async def link_trap(port: int, oid: str, index: int, source: str = ROUTER) -> None:
-    """An IF-MIB linkDown/linkUp from net-snmp's snmptrap, as a switch sends it."""
-    oper = "2" if oid == LINK_DOWN else "1"
-    await snmptrap(
-        "-v", "2c", "-c", COMMUNITY, f"--clientaddr={source}", f"127.0.0.1:{port}", "", oid,
-        f"{IF_INDEX}.{index}", "i", str(index),
-        f"1.3.6.1.2.1.2.2.1.7.{index}", "i", "1",
-        f"1.3.6.1.2.1.2.2.1.8.{index}", "i", oper,
-    )  # fmt: skip
-
-
-async def test_link_down_and_up_set_an_interface_check_at_once(
-    tmp_path: Path, sink: HttpTarget, agent: Snmpd
-):
-    """linkDown for the ifIndex an snmp_interface check resolved its name to makes it critical
-    at once (an incident, paged), linkUp makes it ok (resolved); a linkDown for another ifIndex
-    or from another address changes nothing; the check's next poll corrects a trap the agent
-    contradicts; a check whose host is a name is matched by the name's address."""
-    sink.requests.clear()
-    trap_port = free_udp_port()
-    checks = f"""
-        [[check]]
-        name = "uplink"
-        type = "snmp_interface"
-        host = "127.0.0.1"
-        port = {agent.port}
-        community = "public"
-        interface = "ge-0/0/1"
-        interval = "1h"          # no scheduled poll during the test: it polls when told to
-        retry_interval = "1h"
-        retries = 3              # a poll alone would need three failures; a trap needs one
-
-        [[check]]
-        name = "boston-port"
-        type = "snmp_interface"
-        host = "localhost"       # resolved by the receiver to 127.0.0.1 (and ::1)
-        port = {agent.port}
-        community = "public"
-        if_index = 4
-        interval = "1h"
-        retries = 3
-    """
-    async with running_app(tmp_path / "escalatord.db", body(trap_port, sink, checks)) as app:
-        await app.monitor.run_check("uplink")  # the first poll resolves ge-0/0/1 to ifIndex 3
-        assert status(app, "uplink") is Status.OK
-        assert app.monitor.checks["uplink"].if_index == 3  # type: ignore[attr-defined]
-
-        agent.set_state(with_oper(2))
-        await link_trap(trap_port, LINK_DOWN, 7)  # an interface nobody checks: nothing to do
-        await link_trap(trap_port, LINK_DOWN, 3, source="127.0.0.2")  # another device
-        await link_trap(trap_port, LINK_DOWN, 3)
-        await eventually(lambda: bool(events(sink, "uplink")), what="the linkDown page")
-        assert events(sink, "uplink") == [("triggered", "linkDown trap from 127.0.0.1 (ifIndex 3)")]
-        assert app.traps is not None and app.traps.counts["unmatched"] == 2
-        await link_trap(trap_port, LINK_DOWN, 4)
-        await eventually(lambda: status(app, "boston-port") is Status.CRITICAL, what="by name")
-        await app.monitor.run_check("uplink")  # the poll confirms: still critical, no change
-        assert status(app, "uplink") is Status.CRITICAL
-        assert "down (admin up)" in app.monitor.states["uplink"].last_summary
-
-        agent.set_state(with_oper(1))
-        await link_trap(trap_port, LINK_UP, 3)
-        await eventually(lambda: len(events(sink, "uplink")) == 2, what="the linkUp resolution")
-        assert events(sink, "uplink")[1] == ("resolved", "linkUp trap from 127.0.0.1 (ifIndex 3)")
-
-        # A linkDown the agent contradicts (the port is up): critical now, corrected by the poll.
-        await link_trap(trap_port, LINK_DOWN, 3)
-        await eventually(lambda: status(app, "uplink") is Status.CRITICAL, what="linkDown again")
-        await app.monitor.run_check("uplink")
-        assert status(app, "uplink") is Status.OK
-
-
-async def test_link_traps_reach_every_interface_check_of_a_device_given_by_name(
-    tmp_path: Path, sink: HttpTarget, agent: Snmpd
-):
-    """Two interface checks on one switch configured by host name (the usual case: one switch,
-    several ports): a linkDown for each port makes each check critical, not only the last one
-    the receiver looked up."""
-    sink.requests.clear()
-    trap_port = free_udp_port()
-    checks = "".join(
-        f"""
-        [[check]]
-        name = "{name}"
-        type = "snmp_interface"
-        host = "localhost"
-        port = {agent.port}
-        community = "public"
-        if_index = {index}
-        interval = "1h"
-        retries = 3
-        """
-        for name, index in (("port-3", 3), ("port-4", 4))
-    )
-    async with running_app(tmp_path / "escalatord.db", body(trap_port, sink, checks)) as app:
-        assert app.traps is not None and app.traps._resolving is not None
-        await app.traps._resolving  # the receiver's look-up of "localhost"
-        await link_trap(trap_port, LINK_DOWN, 3)
-        await link_trap(trap_port, LINK_DOWN, 4)
-        await eventually(
-            lambda: app.traps is not None and app.traps.counts["received"] == 2,
-            what="both traps",
-        )
-        await eventually(lambda: status(app, "port-4") is Status.CRITICAL, what="port 4")
-        await eventually(lambda: status(app, "port-3") is Status.CRITICAL, what="port 3")
-        assert app.traps.counts["unmatched"] == 0

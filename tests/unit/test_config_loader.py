@@ -1,17 +1,13 @@
 """The config loader: files, includes, secrets, defaults, validation and cross-references.
 
-Most tests use small check and notifier types registered here (`fake`, `fakehook`), so they
-do not depend on the real type modules; the tests at the end load the shipped configs with the
-real types and are skipped while those modules do not exist.
+The tests use small check and notifier types registered here (`fake`, `fakehook`), so they do
+not depend on the real type modules; test_config_shipped.py loads the shipped configs with the
+real types.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import re
-import textwrap
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from pydantic import Field, ValidationError, field_validator
@@ -19,13 +15,10 @@ from pydantic import Field, ValidationError, field_validator
 from escalatord import plugins
 from escalatord.checks.base import Check, CheckConfig
 from escalatord.config.loader import load, load_text, unmatched_checks
-from escalatord.config.model import DaemonConfig, Defaults, LevelConfig, PolicyConfig, RuleConfig
 from escalatord.config.types import Percent
 from escalatord.errors import ConfigError, Problem
 from escalatord.notify.base import Notifier, NotifierConfig
-
-ROOT = Path(__file__).resolve().parents[2]
-SECRET = "s3cret-Value-42"
+from tests.support.config_files import SECRET, paths, problems_of, toml, write
 
 
 class FakeCheckConfig(CheckConfig):
@@ -66,20 +59,12 @@ def fake_types(monkeypatch):
     plugins.load.cache_clear()
 
 
-def toml(text: str) -> str:
-    return textwrap.dedent(text).lstrip()
-
-
 def problems(
     text: str, env: dict[str, str] | None = None, name: str = "main.toml"
 ) -> list[Problem]:
     with pytest.raises(ConfigError) as caught:
         load_text(toml(text), name, env=env or {})
     return caught.value.problems
-
-
-def paths(found: list[Problem]) -> list[str]:
-    return [p.path for p in found]
 
 
 GOOD = """
@@ -103,12 +88,6 @@ GOOD = """
     type = "fakehook"
     url = "http://127.0.0.1:1/hook"
 """
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(toml(text))
-    return path
 
 
 def test_valid_config_builds_typed_frozen_config():
@@ -193,12 +172,6 @@ def test_includes_keep_order_and_attribute_problems_to_their_file(tmp_path):
     found = problems_of(main)
     bad = str(tmp_path / "conf.d/b.toml")
     assert {(p.file, p.path) for p in found} == {(bad, "check[b].host"), (bad, "daemon")}
-
-
-def problems_of(path: Path, env: dict[str, str] | None = None) -> list[Problem]:
-    with pytest.raises(ConfigError) as caught:
-        load(path, env=env or {})
-    return caught.value.problems
 
 
 def test_empty_glob_is_fine_but_a_missing_plain_include_is_not(tmp_path):
@@ -397,82 +370,3 @@ def test_load_text_resolves_includes_from_the_working_directory(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     config = load_text('include = ["conf.d/*.toml"]\n' + toml(GOOD), env={})
     assert [c.name for c in config.checks] == ["web", "x"]
-
-
-# ---- the shipped configs, with the real check and notifier types ------------------------------
-
-REAL_MODULES = [
-    "escalatord.checks.http",
-    "escalatord.checks.tcp",
-    "escalatord.checks.ping",
-    "escalatord.notify.webhook",
-    "escalatord.notify.log",
-]
-MISSING = [m for m in REAL_MODULES if importlib.util.find_spec(m) is None]
-needs_real_types = pytest.mark.skipif(
-    bool(MISSING), reason=f"type modules not written yet: {', '.join(MISSING)}"
-)
-
-
-@pytest.fixture
-def real_types(monkeypatch):
-    monkeypatch.undo()  # back to the real registries
-    plugins.load.cache_clear()
-
-
-@needs_real_types
-@pytest.mark.parametrize("path", ["config/escalatord.toml", "config/examples/hospital.toml"])
-def test_shipped_configs_load(real_types, path):
-    """The shipped configs validate and every check is covered by a rule."""
-    config = load(ROOT / path, env={})
-    assert config.checks and config.notifiers
-    assert unmatched_checks(config) == []
-    targets = [getattr(c, "host", None) or c.url for c in config.checks]
-    assert all(t.startswith("127.") or t.startswith("http://127.0.0.1:") for t in targets)
-
-
-@needs_real_types
-def test_hospital_example_pulls_in_its_conf_d(real_types):
-    """The hospital example's included files add the remote office and the catch-all rule last."""
-    config = load(ROOT / "config/examples/hospital.toml", env={})
-    assert "boston-wan" in config.check_by_name
-    assert config.rules[-1].name == "everything else"
-
-
-@needs_real_types
-def test_shipped_config_shows_every_key(real_types):
-    """config/escalatord.toml mentions every config key, set or commented out."""
-    text = (ROOT / "config/escalatord.toml").read_text()
-    shown = set(re.findall(r"^[ #]*([a-z_]+) = ", text, re.M))
-    models = [DaemonConfig, Defaults, RuleConfig, PolicyConfig, LevelConfig]
-    models += [plugins.load("checks", t).Config for t in ("http", "tcp", "ping")]
-    models += [plugins.load("notifiers", t).Config for t in ("webhook", "log")]
-    keys = {f.alias or n for m in models for n, f in m.model_fields.items()} - {"level"}
-    assert keys - shown == set()
-
-
-@needs_real_types
-def test_real_types_keep_ca_file_and_hide_secrets(real_types, tmp_path):
-    """An http check's `ca_file` stays a path; a webhook's secret URL never shows in errors."""
-    (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
-    main = write(
-        tmp_path / "main.toml",
-        f"""
-        [[check]]
-        name = "api"
-        type = "http"
-        url = "https://127.0.0.1:1/health"
-        ca_file = "{tmp_path}/ca.pem"
-        [[notifier]]
-        name = "hook"
-        type = "webhook"
-        url = "ftp://127.0.0.1/${{HOOK_PATH}}"
-        """,
-    )
-    found = problems_of(main, env={"HOOK_PATH": SECRET})
-    assert paths(found) == ["notifier[hook].url"]
-    assert SECRET not in str(found[0])
-    main.write_text(main.read_text().replace("ftp:", "http:"))
-    config = load(main, env={"HOOK_PATH": SECRET})
-    assert config.checks[0].ca_file == f"{tmp_path}/ca.pem"
-    assert config.notifiers[0].url.endswith(SECRET)

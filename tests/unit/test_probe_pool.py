@@ -11,7 +11,9 @@ from structlog.testing import capture_logs
 from escalatord.checks.base import Result, Status
 from escalatord.config.model import DaemonConfig
 from escalatord.monitor.probe_worker import FrameDecoder, FrameError, encode, pack, unpack
-from escalatord.monitor.probes import backoff, exit_text, relay, worker_of
+from escalatord.monitor.probes import worker_of
+from escalatord.monitor.worker_exits import backoff, exit_text
+from escalatord.monitor.worker_log import relay
 
 
 def test_probe_workers_defaults_to_in_process_and_refuses_negative_counts():

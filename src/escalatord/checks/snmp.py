@@ -28,7 +28,8 @@ from escalatord.checks.base import Check, CheckContext, Result, Status
 from escalatord.checks.mibnames import resolve
 from escalatord.checks.ranges import RangeField
 from escalatord.checks.snmp_config import SnmpTargetConfig
-from escalatord.checks.snmp_session import MissingOid, SnmpFailure, SnmpTarget
+from escalatord.checks.snmp_failures import MissingOid, SnmpFailure
+from escalatord.checks.snmp_session import SnmpTarget
 from escalatord.checks.snmp_values import missing, render
 from escalatord.checks.snmp_values import number as as_number
 

@@ -41,7 +41,8 @@ from escalatord.checks.counters import Rates, Sample, format_bps, rates
 from escalatord.checks.mibnames import Oid
 from escalatord.checks.ranges import Range, parse_range
 from escalatord.checks.snmp_config import SnmpTargetConfig
-from escalatord.checks.snmp_session import MissingOid, SnmpFailure, SnmpTarget
+from escalatord.checks.snmp_failures import MissingOid, SnmpFailure
+from escalatord.checks.snmp_session import SnmpTarget
 from escalatord.checks.snmp_values import missing, render
 
 SYS_UPTIME: Oid = (1, 3, 6, 1, 2, 1, 1, 3, 0)

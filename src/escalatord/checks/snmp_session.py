@@ -1,19 +1,19 @@
-"""SNMP requests for checks: shared pysnmp engine(s), GET and walk, and what failures mean.
+"""SNMP requests for checks: `SnmpTarget`, GET and walk, and what failures mean.
 
-Every SNMP check of the process goes through one `SnmpSession`, kept in the `CheckContext`
-(`SnmpSession.of(context)`): one pysnmp `SnmpEngine`, so one UDP socket and one 0.1 s timer
-for all of them, and the ~0.3 s of CPU an engine costs on its first request is paid once. A check
-holds an `SnmpTarget` (agent address, credentials, per-try timeout and retries) and awaits
-`get()` or `walk()` on it; requests of different checks run concurrently on the event loop,
-so a silent agent delays only its own checks. v1/v2c GETs skip pysnmp: they go through
-snmp_fast.py (one shared socket, BER by hand; ~20x less CPU), with the same results and failures.
+Every SNMP check of the process goes through one `SnmpSession` (snmp_engines.py), kept in the
+`CheckContext` (`SnmpSession.of(context)`): one pysnmp `SnmpEngine`, so one UDP socket and one
+0.1 s timer for all of them, and the ~0.3 s of CPU an engine costs on its first request is paid
+once. A check holds an `SnmpTarget` (agent address, credentials, per-try timeout and retries)
+and awaits `get()` or `walk()` on it; requests of different checks run concurrently on the
+event loop, so a silent agent delays only its own checks. v1/v2c GETs skip pysnmp: they go
+through snmp_fast.py (one shared socket, BER by hand; ~20x less CPU), with the same results and
+failures.
 
-One engine can hold one set of SNMPv3 keys per user name (pysnmp localises the keys of a user
-for each agent from a single entry). When two checks use the same v3 user name with different
-keys or protocols (per-device keys, or a key rotated by a reload), the second set gets an
-engine of its own; an extra engine is closed when its last check is.
+One engine can hold one set of SNMPv3 keys per user name: a second set gets an engine of its
+own (snmp_engines.py).
 
-Failures are raised as `SnmpFailure` carrying the status and summary a check reports:
+Failures are raised as `SnmpFailure` (snmp_failures.py) carrying the status and summary a check
+reports:
 
 - no answer: critical, "no response from HOST:PORT after N tries", plus "(agent down or wrong
   community)" on v1/v2c, where an agent silently drops a wrong community. On v3 a silent agent
@@ -36,103 +36,26 @@ import math
 import socket
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from pyasn1.type import univ
 from pysnmp.proto import errind, rfc1902
 
-from escalatord.checks.base import CheckContext, Result, Status
+from escalatord.checks.base import CheckContext, Status
 from escalatord.checks.hosts import ip_literal
 from escalatord.checks.mibnames import Oid, format_oid
 from escalatord.checks.snmp_auth import AUTH_FAILURES, auth_data, fingerprint
 from escalatord.checks.snmp_config import TICK, SnmpTargetConfig
 from escalatord.checks.snmp_discovery import agent_engine_id, cached_engine_id, forget_peer
+from escalatord.checks.snmp_engines import SnmpSession, pysnmp_hlapi
+from escalatord.checks.snmp_failures import MissingOid, NoResponse, SnmpFailure
 from escalatord.checks.snmp_fast import shared_fast_snmp
 from escalatord.checks.snmp_values import missing
 from escalatord.checks.snmp_wire import varbind_list
 
-SHARED_KEY = "snmp"
 BULK_REPETITIONS = 25  # rows per GETBULK when walking: small enough for any agent's PDU size
 MAX_WALK_ROWS = 100_000  # a walk longer than this is an agent looping, not a table
-
-
-class SnmpFailure(Exception):
-    """A request failed; `status` and `summary` are what the check should report."""
-
-    def __init__(self, status: Status, summary: str):
-        super().__init__(summary)
-        self.status = status
-        self.summary = summary
-
-    def result(self) -> Result:
-        return Result(self.status, self.summary)
-
-
-class NoResponse(SnmpFailure):
-    """The agent did not answer any try."""
-
-
-class MissingOid(SnmpFailure):
-    """An SNMPv1 agent answered noSuchName for `oid`."""
-
-    def __init__(self, oid: Oid):
-        super().__init__(Status.UNKNOWN, f"{format_oid(oid)} does not exist on the agent")
-        self.oid = oid
-
-
-@dataclass
-class _Slot:
-    engine: Any
-    users: dict[str, str] = field(default_factory=dict)  # v3 user name -> key fingerprint
-    refs: dict[str, int] = field(default_factory=dict)  # fingerprint -> targets using it
-
-
-class SnmpSession:
-    """The process's SNMP engine(s); see the module docstring. Closed by the context."""
-
-    def __init__(self) -> None:
-        self._slots: list[_Slot] = []
-
-    @staticmethod
-    def of(context: CheckContext) -> SnmpSession:
-        """The session shared through `context`, made on first use."""
-        session: SnmpSession = context.shared(SHARED_KEY, SnmpSession)
-        return session
-
-    def acquire(self, user: str | None, fingerprint: str) -> Any:
-        """An engine for a v1/v2c target (user None) or for this v3 user and key set."""
-        if not self._slots:
-            self._slots.append(_Slot(_hlapi().SnmpEngine()))
-        if user is None:
-            return self._slots[0].engine
-        slot = next((s for s in self._slots if s.users.get(user, fingerprint) == fingerprint), None)
-        if slot is None:
-            slot = _Slot(_hlapi().SnmpEngine())
-            self._slots.append(slot)
-        slot.users[user] = fingerprint
-        slot.refs[fingerprint] = slot.refs.get(fingerprint, 0) + 1
-        return slot.engine
-
-    def release(self, user: str, fingerprint: str) -> None:
-        """A v3 target is done with its engine; an extra engine nobody uses is closed."""
-        for index, slot in enumerate(self._slots):
-            if slot.users.get(user) == fingerprint and slot.refs.get(fingerprint):
-                slot.refs[fingerprint] -= 1
-                if index and not any(slot.refs.values()):
-                    slot.engine.close_dispatcher()
-                    del self._slots[index]
-                return
-
-    @property
-    def engines(self) -> int:
-        return len(self._slots)
-
-    def close(self) -> None:
-        slots, self._slots = self._slots, []
-        for slot in slots:
-            slot.engine.close_dispatcher()
 
 
 class SnmpTarget:
@@ -295,7 +218,7 @@ class SnmpTarget:
             return self._transport
         cfg = self.config
         address = self._literal or await _resolve(cfg.host, cfg.port)
-        hlapi = _hlapi()
+        hlapi = pysnmp_hlapi()
         cls = hlapi.Udp6TransportTarget if ":" in address else hlapi.UdpTransportTarget
         self._transport = await cls.create(
             (address, cfg.port), timeout=cfg.try_timeout, retries=cfg.request_retries
@@ -400,13 +323,6 @@ def _octets(community: str) -> bytes:
     """A community as pysnmp encodes it; cached: thousands of checks share a few (pyasn1
     takes ~30 µs per value, a tenth of a second at start-up for 3,000 SNMP checks)."""
     return rfc1902.OctetString(community).asOctets()
-
-
-def _hlapi() -> Any:
-    """pysnmp's high-level API, imported on first use (~0.2 s): v1/v2c GETs never need it."""
-    import pysnmp.hlapi.v3arch.asyncio as hlapi
-
-    return hlapi
 
 
 def _cmdgen() -> Any:

@@ -26,51 +26,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import os
-import signal
 import sys
 import time
 import zlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
-from escalatord.checks.base import Check, CheckConfig, Result, Status
+from escalatord.checks.base import Check, CheckConfig, Result
 from escalatord.config.types import format_duration
 from escalatord.monitor.probe_worker import FrameDecoder, FrameError, FrameWriter, unpack
+from escalatord.monitor.worker_exits import backoff, down, exit_text
+from escalatord.monitor.worker_log import relay
 
 log = structlog.get_logger("escalatord.probes")
 
 PROBE_MARGIN = 5.0  # seconds a remote probe may take beyond its timeout (queueing, start-up)
 SWEEP_EVERY = 0.5  # seconds between looks for remote probes past that
-BACKOFF_MAX = 30.0  # seconds between restarts of a worker that keeps exiting
 STEADY_AFTER = 60.0  # seconds of running after which a worker's backoff starts again at 1 s
-MAX_LOG_LINE = 4000  # characters of a worker's non-JSON stderr line kept in the log
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def worker_of(name: str, workers: int) -> int:
     """The worker that runs check `name` (stable across restarts and reloads)."""
     return zlib.crc32(name.encode()) % workers
-
-
-def exit_text(code: int | None) -> str:
-    """An exit status as people read it: "exit code 1", "killed by SIGKILL"."""
-    if code is None:
-        return "exit status unknown"
-    if code < 0:
-        with contextlib.suppress(ValueError):
-            return f"killed by {signal.Signals(-code).name}"
-        return f"killed by signal {-code}"
-    return f"exit code {code}"
-
-
-def backoff(failures: int) -> float:
-    """Seconds before restart number `failures` (1, 2, 4 … BACKOFF_MAX)."""
-    return min(BACKOFF_MAX, 2.0 ** max(0, failures - 1))
 
 
 class _Worker:
@@ -234,38 +215,6 @@ class _Pipes(asyncio.SubprocessProtocol):
 
     def process_exited(self) -> None:
         self.worker.exited.set()
-
-
-def down(why: str) -> Result:
-    """The result of a run that no worker could take."""
-    return Result(
-        Status.UNKNOWN,
-        f"{why}; the check runs again on schedule",
-        at=datetime.now(UTC),
-    )
-
-
-def relay(index: int, line: str) -> None:
-    line = line.rstrip()
-    if not line:
-        return
-    try:
-        record = json.loads(line)
-    except ValueError:
-        record = None
-    if not isinstance(record, dict) or "event" not in record:
-        log.warning("probe_worker_output", worker=index, line=line[:MAX_LOG_LINE])
-        return
-    event = str(record.pop("event"))
-    level = str(record.pop("level", "info"))
-    logger = structlog.get_logger(str(record.pop("logger", "escalatord.probe_worker")))
-    record.pop("timestamp", None)
-    record["worker"] = index
-    method = getattr(logger, level, None) if level in _LEVELS else None
-    (method or logger.info)(event, **record)
-
-
-_LEVELS = frozenset({"debug", "info", "warning", "error", "critical", "exception"})
 
 
 class ProbePool:
