@@ -2,18 +2,33 @@
 defines its own.
 
 - `sink`: an HttpTarget for the module's webhooks (pages), reused by its tests.
+- `agent`: a net-snmp snmpd of the test's own (tests/support/snmp_agent.py), stopped after.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.support.http_target import HttpTarget
+from tests.support.snmp_agent import Snmpd
 
 
 @pytest.fixture(scope="module")
 def sink() -> Iterator[HttpTarget]:
     with HttpTarget() as s:
         yield s
+
+
+@pytest.fixture
+def agent(tmp_path: Path) -> Iterator[Snmpd]:
+    if shutil.which("snmpd") is None:
+        pytest.skip("net-snmp's snmpd is not installed (Debian snmpd)")
+    snmpd = Snmpd(tmp_path / "agent").start()
+    try:
+        yield snmpd
+    finally:
+        snmpd.stop()

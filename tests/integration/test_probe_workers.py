@@ -237,17 +237,6 @@ async def test_a_stuck_worker_cannot_hang_its_checks(
         await eventually(lambda: "HTTP 200" in summary_of(app, "web"), what="results again")
 
 
-@pytest.fixture
-def agent(tmp_path: Path) -> Iterator[Snmpd]:
-    if shutil.which("snmpd") is None:
-        pytest.skip("net-snmp's snmpd is not installed (Debian snmpd)")
-    snmpd = Snmpd(tmp_path / "agent").start()
-    try:
-        yield snmpd
-    finally:
-        snmpd.stop()
-
-
 UPLINK = """
     [[check]]
     name = "uplink"

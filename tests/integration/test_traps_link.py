@@ -3,11 +3,7 @@ set the snmp_interface checks of the interface they name at once, against net-sn
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from escalatord.checks.base import Status
 from tests.support.app import eventually, running_app
@@ -25,17 +21,6 @@ from tests.support.traps import (
 )
 
 pytestmark = TRAP_MARKS
-
-
-@pytest.fixture
-def agent(tmp_path: Path) -> Iterator[Snmpd]:
-    if shutil.which("snmpd") is None:
-        pytest.skip("net-snmp's snmpd is not installed (Debian snmpd)")
-    snmpd = Snmpd(tmp_path / "agent").start()
-    try:
-        yield snmpd
-    finally:
-        snmpd.stop()
 
 
 async def test_link_down_and_up_set_an_interface_check_at_once(
