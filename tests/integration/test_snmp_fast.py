@@ -5,11 +5,10 @@ and port asked, with the request's request-id and community."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from pyasn1.codec.ber import decoder, encoder
 from pysnmp.proto import api
 
@@ -18,7 +17,7 @@ from escalatord.checks.snmp import SnmpCheck
 from escalatord.checks.snmp_engines import SHARED_KEY
 from escalatord.checks.snmp_fast import shared_key
 from escalatord.checks.snmp_session import SnmpTarget
-from tests.support.snmp_agent import RECORDED_ROUTER, Snmpsim, free_udp_port
+from tests.support.snmp_agent import RECORDED_ROUTER, Snmpsim, free_udp_port, module_context
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -43,13 +42,7 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snmpsim]:
         agent.stop()
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def context() -> AsyncIterator[CheckContext]:
-    shared = CheckContext()
-    try:
-        yield shared
-    finally:
-        await shared.aclose()
+context = module_context()
 
 
 async def run(context: CheckContext, port: int, fast: bool, **keys: Any) -> Result:

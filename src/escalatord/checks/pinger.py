@@ -297,17 +297,6 @@ class Pinger(LoopSocket):
                 return key, waiter.future
         return key, waiter.future
 
-    def _finish(self, key: tuple[str, int], echo: Echo) -> None:
-        waiter = self._forget(key)
-        if waiter is not None and not waiter.future.done():
-            waiter.future.set_result(echo)
-
-    def _forget(self, key: tuple[str, int]) -> _Waiter | None:
-        waiter = self._pending.pop(key, None)
-        if waiter is not None and waiter.timer is not None:
-            waiter.timer.cancel()
-        return waiter
-
     def _on_readable(self) -> None:
         sock = self._sock
         for _ in range(_BATCH):

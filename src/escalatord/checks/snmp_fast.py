@@ -131,17 +131,6 @@ class FastSnmp(LoopSocket):
             # datagram. (pysnmp's asyncio transport does the same, so both paths read alike.)
             pass
 
-    def _finish(self, request_id: int, response: Response | None) -> None:
-        waiter = self._forget(request_id)
-        if waiter is not None and not waiter.future.done():
-            waiter.future.set_result(response)
-
-    def _forget(self, request_id: int) -> _Waiter | None:
-        waiter = self._pending.pop(request_id, None)
-        if waiter is not None and waiter.timer is not None:
-            waiter.timer.cancel()
-        return waiter
-
     def _on_readable(self) -> None:
         sock = self._sock
         for _ in range(_BATCH):
