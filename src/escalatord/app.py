@@ -20,6 +20,7 @@ import uvicorn
 from escalatord import plugins
 from escalatord.api.app import build as build_api
 from escalatord.checks.base import Check, CheckConfig, CheckContext
+from escalatord.checks.icmp_mode import pings
 from escalatord.config.model import Config
 from escalatord.errors import EscalatordError
 from escalatord.escalation.engine import Engine
@@ -98,10 +99,14 @@ class App:
         checks = {c.name: build_check(c, self.context) for c in config.checks if c.enabled}
         self.monitor = Monitor(self.store, self.engine, checks)
         await self.monitor.load()
+        # Decided once for the daemon, by opening the sockets; its probe workers get the same.
+        icmp = self.context.icmp_mode
+        if not icmp.usable and pings(config.checks):
+            log.warning("icmp_unavailable", icmp=icmp.name, problem=icmp.problem())
         if config.daemon.probe_workers:  # active checks run in worker processes
             self.probes = ProbePool(
                 config.daemon.probe_workers,
-                icmp_privileged=config.daemon.icmp_privileged,
+                icmp_mode=icmp,
                 log_level=config.daemon.log_level,
             )
             await self.probes.start(_probed(checks))
@@ -135,7 +140,7 @@ class App:
             self._tasks.append(asyncio.create_task(coro, name=name))
         await self._wait_api_started()
         settle_heap(collect=False)
-        log.info("started", **_counts(config), listen=config.daemon.listen)
+        log.info("started", **_counts(config), listen=config.daemon.listen, icmp=icmp.name)
 
     async def _wait_api_started(self) -> None:
         assert self._server is not None

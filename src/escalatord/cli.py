@@ -128,6 +128,8 @@ def run(config_path: str) -> None:
 @config_option
 def check_config(config_path: str) -> None:
     """Validate the config: exit 0 with a summary, or 2 listing every problem."""
+    from escalatord.checks.base import CheckContext
+    from escalatord.checks.icmp_mode import pings
     from escalatord.config.loader import unmatched_checks
 
     config = _load(config_path)
@@ -135,6 +137,12 @@ def check_config(config_path: str) -> None:
     silent = unmatched_checks(config)
     if silent:
         click.echo(f"warning: no rule opens an incident for: {', '.join(silent)}", err=True)
+    # Decided here as the daemon will (systemd runs this as its user, in its sandbox).
+    icmp = CheckContext(icmp_privileged=config.daemon.icmp_privileged).icmp_mode
+    if icmp.usable or not pings(config.checks):
+        click.echo(icmp.describe())
+    else:
+        click.echo(f"warning: {icmp.describe()}; ping checks will be unknown", err=True)
 
 
 @main.command()

@@ -22,7 +22,8 @@ import pytest
 
 from escalatord.checks.base import CheckContext, Status, execute
 from escalatord.checks.ping import PingCheck, assess
-from escalatord.checks.pinger import UNPRIVILEGED_FIX, Echo, IcmpUnavailable, Pinger, PingStats
+from escalatord.checks.icmp_mode import UNPRIVILEGED_FIX
+from escalatord.checks.pinger import Echo, IcmpUnavailable, Pinger, PingStats
 
 BLACKHOLED = "198.18.0.77"
 ROUTER_UNREACHABLE = "198.18.0.79"  # the namespace's router answers "host unreachable"

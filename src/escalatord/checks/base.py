@@ -15,11 +15,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
 from escalatord.config.types import Duration, Strict, format_duration, positive_timeout
+
+if TYPE_CHECKING:
+    from escalatord.checks.icmp_mode import IcmpMode
 
 
 class Status(enum.StrEnum):
@@ -82,9 +85,25 @@ class CheckContext:
     and it is created on first use and closed by `aclose()`. Nothing here is global.
     """
 
-    def __init__(self, *, icmp_privileged: bool = False):
-        self.icmp_privileged = icmp_privileged
+    def __init__(
+        self,
+        *,
+        icmp_privileged: bool | Literal["auto"] = "auto",
+        icmp_mode: IcmpMode | None = None,
+    ):
+        self.icmp_privileged = icmp_privileged  # the setting: true, false or "auto"
+        self._icmp_mode = icmp_mode  # decided already (a probe worker gets the daemon's)
         self._resources: dict[str, Any] = {}
+
+    @property
+    def icmp_mode(self) -> IcmpMode:
+        """The ICMP socket this process pings with, decided on first use by trying to open
+        them (checks/icmp_mode.py), then fixed for the context's life."""
+        if self._icmp_mode is None:
+            from escalatord.checks.icmp_mode import decide  # icmplib only where pings run
+
+            self._icmp_mode = decide(self.icmp_privileged)
+        return self._icmp_mode
 
     def shared(self, key: str, factory: Callable[[], Any]) -> Any:
         """The resource stored under `key`, made by `factory()` the first time."""

@@ -34,19 +34,11 @@ from icmplib import ICMPv4Socket, ICMPv6Socket
 from icmplib.exceptions import ICMPSocketError, SocketPermissionError
 
 from escalatord.checks.base import CheckContext
+from escalatord.checks.icmp_mode import permission_message
 from escalatord.checks.loopsocket import LoopSocket
 from escalatord.errors import CheckError
 
 Family = Literal[4, 6]
-
-# How to fix a socket that cannot be opened, per privilege setting.
-UNPRIVILEGED_FIX = (
-    "set [daemon] icmp_privileged = true and give CAP_NET_RAW, or widen net.ipv4.ping_group_range"
-)
-PRIVILEGED_FIX = (
-    "run as root or give the daemon CAP_NET_RAW (AmbientCapabilities=CAP_NET_RAW), "
-    "or set [daemon] icmp_privileged = false and widen net.ipv4.ping_group_range"
-)
 
 _ECHO_REQUEST = {4: 8, 6: 128}
 _ECHO_REPLY = {4: 0, 6: 129}
@@ -83,6 +75,10 @@ _UNREACHABLE_V6 = {
 
 class IcmpUnavailable(CheckError):
     """The ICMP socket cannot be opened; the message says why and how to fix it."""
+
+
+class IcmpPermissionDenied(IcmpUnavailable):
+    """This process may not open that kind of ICMP socket (see checks/icmp_mode.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,20 +154,6 @@ def normalize(address: str) -> str:
         raise ValueError(f"not an IP address: {address!r}") from None
 
 
-def permission_message(privileged: bool) -> str:
-    """Why the socket could not be opened and what to change, for a check's summary."""
-    if privileged:
-        return f"cannot open a raw ICMP socket (permission denied): {PRIVILEGED_FIX}"
-    detail = ""
-    try:
-        with open("/proc/sys/net/ipv4/ping_group_range") as fh:
-            low, high = fh.read().split()
-        detail = f" (gid {os.getgid()} is outside net.ipv4.ping_group_range = {low} {high})"
-    except (OSError, ValueError):  # not Linux, or no procfs: the generic advice still holds
-        pass
-    return f"cannot open an unprivileged ICMP socket{detail}: {UNPRIVILEGED_FIX}"
-
-
 class Pinger(LoopSocket):
     """Sends echo requests through one shared socket and matches the replies.
 
@@ -186,7 +168,7 @@ class Pinger(LoopSocket):
         try:
             self._icmp = kind(privileged=privileged)
         except SocketPermissionError:
-            raise IcmpUnavailable(permission_message(privileged)) from None
+            raise IcmpPermissionDenied(permission_message(privileged)) from None
         except ICMPSocketError as exc:
             raise IcmpUnavailable(f"cannot open an ICMPv{family} socket: {exc}") from None
         self._sock: socket.socket = self._icmp.sock
@@ -382,15 +364,20 @@ def shared_key(family: Family, privileged: bool) -> str:
 
 
 def shared_pinger(context: CheckContext, family: Family) -> Pinger:
-    """The process-wide pinger for `family` under the context's `icmp_privileged` setting.
+    """The process-wide pinger for `family` in the context's decided `icmp_mode`.
 
     `context` is a `CheckContext`; the pinger is created on first use and closed by
-    `context.aclose()`. Raises `IcmpUnavailable` (and caches nothing) when it cannot open.
+    `context.aclose()`. Raises `IcmpUnavailable` (and caches nothing, so a widened
+    ping_group_range works at the next run) when it cannot open.
     """
-    privileged = context.icmp_privileged
-    return context.shared(
-        shared_key(family, privileged), lambda: Pinger(family, privileged=privileged)
-    )
+    mode = context.icmp_mode
+    privileged = mode.privileged
+    try:
+        return context.shared(
+            shared_key(family, privileged), lambda: Pinger(family, privileged=privileged)
+        )
+    except IcmpPermissionDenied:  # worded for the setting: "auto" tried both sockets
+        raise IcmpUnavailable(mode.problem()) from None
 
 
 def family_of(address: str) -> Family:

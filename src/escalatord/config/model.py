@@ -33,7 +33,9 @@ class DaemonConfig(Strict):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     shutdown_timeout: Duration = timedelta(seconds=10)  # how long SIGTERM waits for checks
     tick: Duration = timedelta(seconds=1)  # how often escalation timers are looked at
-    icmp_privileged: bool = False  # raw ICMP sockets: root or CAP_NET_RAW; else ping_group_range
+    # ICMP sockets (checks/icmp_mode.py): true raw (root or CAP_NET_RAW), false unprivileged
+    # (net.ipv4.ping_group_range), "auto" the first of the two this process can open.
+    icmp_privileged: bool | Literal["auto"] = "auto"
     # Signs ack links (HMAC-SHA256). Unset: a random key is made once and kept in the database.
     ack_secret: SecretStr | None = None
     ack_ttl: Duration = timedelta(hours=24)  # how long an ack link in a page stays valid
@@ -49,6 +51,17 @@ class DaemonConfig(Strict):
                 "`openssl rand -hex 32`, or leave it unset to have one kept in the database"
             )
         return value
+
+    @field_validator("icmp_privileged", mode="before")
+    @classmethod
+    def _icmp_privileged(cls, value: object) -> object:
+        # Exact values only: lax bool parsing would take "no" or "raw" for a boolean.
+        if isinstance(value, bool) or value == "auto":
+            return value
+        raise ValueError(
+            f'icmp_privileged must be true, false or "auto" (the default), got {value!r}: '
+            '"auto" uses raw sockets where the daemon may open them, else unprivileged ones'
+        )
 
     @field_validator("probe_workers")
     @classmethod

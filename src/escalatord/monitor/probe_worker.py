@@ -4,8 +4,9 @@ Started by `monitor/probes.py` as `python -m escalatord.monitor.probe_worker`, i
 the daemon over its stdin and stdout in length-prefixed pickle frames (`encode`,
 `FrameDecoder`; the daemon is the only writer, so unpickling is safe):
 
-- daemon → worker `("configure", icmp_privileged, [CheckConfig, ...])`: the checks this worker
-  runs. A check whose config is unchanged keeps its object, so what it remembers between runs
+- daemon → worker `("configure", icmp_mode, [CheckConfig, ...])`: the checks this worker
+  runs, and the ICMP mode the daemon decided (checks/icmp_mode.py), so it pings as the daemon
+  would. A check whose config is unchanged keeps its object, so what it remembers between runs
   (a resolved ifIndex, counter deltas, cached answers) survives a reload, as in the daemon.
 - daemon → worker `("run", seq, name)`: run that check once (`execute()`, its hard timeout);
   any number run at once.
@@ -36,12 +37,15 @@ import struct
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from escalatord import loop
 from escalatord.checks.base import Check, CheckConfig, CheckContext, Result, Status, execute
+
+if TYPE_CHECKING:
+    from escalatord.checks.icmp_mode import IcmpMode
 
 log = structlog.get_logger("escalatord.probe_worker")
 
@@ -151,17 +155,17 @@ class Worker:
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
         elif kind == "configure":
-            _, privileged, configs = message
-            self.configure(privileged, configs)
+            _, icmp_mode, configs = message
+            self.configure(icmp_mode, configs)
         else:
             log.error("probe_worker_unknown_message", kind=str(kind))
 
-    def configure(self, privileged: bool, configs: Sequence[CheckConfig]) -> None:
+    def configure(self, icmp_mode: IcmpMode, configs: Sequence[CheckConfig]) -> None:
         """Use `configs` from now on; unchanged checks keep their objects (App.reload's rule)."""
         from escalatord import plugins
 
-        if self.context is None:  # privilege is fixed for the worker's life (a restart key)
-            self.context = CheckContext(icmp_privileged=privileged)
+        if self.context is None:  # the ICMP mode is fixed for the worker's life (a restart key)
+            self.context = CheckContext(icmp_privileged=icmp_mode.setting, icmp_mode=icmp_mode)
         checks: dict[str, Check] = {}
         for config in configs:
             kept = self.checks.get(config.name)

@@ -31,7 +31,7 @@ import sys
 import time
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -40,6 +40,9 @@ from escalatord.config.types import format_duration
 from escalatord.monitor.probe_worker import FrameDecoder, FrameError, FrameWriter, unpack
 from escalatord.monitor.worker_exits import backoff, down, exit_text
 from escalatord.monitor.worker_log import relay
+
+if TYPE_CHECKING:
+    from escalatord.checks.icmp_mode import IcmpMode
 
 log = structlog.get_logger("escalatord.probes")
 
@@ -98,7 +101,7 @@ class _Worker:
         self.transport, self.pid, self.ready = transport, transport.get_pid(), True
         # A new writer: frames still queued for a dead incarnation must not reach this one.
         self._out = FrameWriter(lambda: transport.get_pipe_transport(0))
-        self.send(("configure", self.pool.icmp_privileged, self.pool.share(self.index)))
+        self.send(("configure", self.pool.icmp_mode, self.pool.share(self.index)))
         log.info("probe_worker_started", worker=self.index, pid=self.pid)
 
     async def supervise(self) -> None:
@@ -220,8 +223,8 @@ class _Pipes(asyncio.SubprocessProtocol):
 class ProbePool:
     """N worker processes that run the daemon's active checks (see the module docstring)."""
 
-    def __init__(self, workers: int, *, icmp_privileged: bool, log_level: str = "info"):
-        self.icmp_privileged = icmp_privileged
+    def __init__(self, workers: int, *, icmp_mode: IcmpMode, log_level: str = "info"):
+        self.icmp_mode = icmp_mode  # decided by the daemon: every worker pings the same way
         self.log_level = log_level
         self.closing = False
         self._configs: list[CheckConfig] = []
@@ -258,7 +261,7 @@ class ProbePool:
         self._configs = list(configs)
         for worker in self.workers:
             if worker.ready:
-                worker.send(("configure", self.icmp_privileged, self.share(worker.index)))
+                worker.send(("configure", self.icmp_mode, self.share(worker.index)))
 
     @property
     def alive(self) -> int:
