@@ -137,12 +137,12 @@ def check_config(config_path: str) -> None:
     silent = unmatched_checks(config)
     if silent:
         click.echo(f"warning: no rule opens an incident for: {', '.join(silent)}", err=True)
-    # Decided here as the daemon will (systemd runs this as its user, in its sandbox).
-    icmp = CheckContext(icmp_privileged=config.daemon.icmp_privileged).icmp_mode
-    if icmp.usable or not pings(config.checks):
-        click.echo(icmp.describe())
-    else:
-        click.echo(f"warning: {icmp.describe()}; ping checks will be unknown", err=True)
+    if pings(config.checks):  # decided as the daemon will: systemd runs this in its sandbox
+        icmp = CheckContext(icmp_privileged=config.daemon.icmp_privileged).icmp_mode
+        if icmp.usable:
+            click.echo(icmp.describe())
+        else:
+            click.echo(f"warning: {icmp.describe()}; ping checks will be unknown", err=True)
 
 
 @main.command()

@@ -28,9 +28,18 @@ def cli(config: Path, *args: str, check: bool = True) -> subprocess.CompletedPro
 class DaemonProcess:
     """`escalatord run` in a subprocess; its log lines go to `log_path`."""
 
-    def __init__(self, config: Path, port: int, log_path: Path, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        config: Path,
+        port: int,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        prefix: tuple[str, ...] = (),
+    ):
+        """`prefix` runs the daemon through a wrapper, e.g. `setpriv` to drop a capability."""
         self.config = config
         self.env = env or {}
+        self.prefix = prefix
         self.port = port
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
@@ -42,7 +51,7 @@ class DaemonProcess:
         log = open(self.log_path, "ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "escalatord", "run", "--config", str(self.config)],
+            [*self.prefix, sys.executable, "-m", "escalatord", "run", "--config", str(self.config)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
