@@ -44,7 +44,7 @@ from typing import Any
 import httpx
 
 from escalatord import __version__
-from escalatord.checks import http_client
+from escalatord.checks import http_body, http_client
 from escalatord.checks.base import Check, CheckContext, Result, Status
 from escalatord.checks.http_config import HttpConfig
 from escalatord.checks.tcp import format_ms
@@ -75,8 +75,18 @@ def _make_client(verify: ssl.SSLContext | bool, follow: bool) -> httpx.AsyncClie
         # Timeouts are execute()'s job: one hard bound for the whole probe.
         limits=httpx.Limits(max_connections=None, max_keepalive_connections=256),
         timeout=None,
-        headers={"User-Agent": USER_AGENT},
+        # The codings both paths decode themselves (http_body.decode), whatever httpx could.
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": http_body.ACCEPT_ENCODING},
     )
+
+
+# h11's words where the lean client says the same thing more plainly
+_H11_WORDS = {
+    "Receive buffer too long": http_body.HEAD_TOO_LONG,
+    "Received server _SWITCH_UPGRADE event without a pending proposal": (
+        "the server switched protocols"
+    ),
+}
 
 
 def describe_error(exc: BaseException, host: str) -> str:
@@ -108,7 +118,8 @@ def describe_error(exc: BaseException, host: str) -> str:
         # a header value, and summaries are stored, logged and paged.
         return f"the request could not be sent ({type(exc).__name__}); check url and headers"
     if isinstance(exc, httpx.RemoteProtocolError | http_client.ProtocolError):
-        return f"the server broke the HTTP protocol: {exc}"
+        text = str(exc)
+        return f"the server broke the HTTP protocol: {_H11_WORDS.get(text, text)}"
     if isinstance(exc, httpx.TooManyRedirects):
         return "too many redirects"
     return f"request failed: {exc or type(exc).__name__}"
@@ -184,13 +195,18 @@ class HttpCheck(Check):
             response.body,
             latency_ms,
             response.peer_certificate,
+            response.fault,
         )
 
     async def _probe_httpx(self) -> Result:
+        """The request through httpx (redirects). Its body is read raw and decoded, and its
+        framing judged, by http_body: the verdicts of the lean path (see http_body.py)."""
         cfg = self.config
         cap = self._cap
         client = self._client()  # before the clock: the first call loads a trust store
         started = time.perf_counter()
+        chunks: list[bytes] = []
+        size, fault = 0, None
         try:
             async with client.stream(
                 cfg.method,
@@ -198,19 +214,34 @@ class HttpCheck(Check):
                 headers=cfg.headers,
                 content=cfg.body.encode() if cfg.body is not None else None,
             ) as response:
+                headers = response.headers.multi_items()
+                if framing := http_body.framing_fault(headers):
+                    return Result(Status.CRITICAL, f"the server broke the HTTP protocol: {framing}")
                 der = _peer_certificate(response) if cfg.cert_min_days is not None else None
-                chunks, size = [], 0
-                async for chunk in response.aiter_bytes():
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size >= cap:
-                        break  # closing early drops the connection; the cap bounds memory
+                try:
+                    async for chunk in response.aiter_raw():
+                        chunks.append(chunk)
+                        size += len(chunk)
+                        if size >= cap:
+                            break  # closing early drops the connection; the cap bounds memory
+                except httpx.RemoteProtocolError as exc:
+                    # h11's words for a body that ended with the connection before its end
+                    if "without sending complete message body" not in str(exc):
+                        raise
+                    fault = http_body.cut_short(headers, size)
                 latency_ms = (time.perf_counter() - started) * 1000
         except httpx.HTTPError as exc:
             return Result(Status.CRITICAL, describe_error(exc, self._host))
-        body = b"".join(chunks)[:cap]
+        encoding = response.headers.get("content-encoding")
+        body, undecodable = http_body.decode(b"".join(chunks), encoding, cap, size < cap)
         return self._judge(
-            response.status_code, response.reason_phrase, response.encoding, body, latency_ms, der
+            response.status_code,
+            response.reason_phrase,
+            response.encoding,
+            body,
+            latency_ms,
+            der,
+            fault or undecodable,
         )
 
     def _judge(
@@ -221,6 +252,7 @@ class HttpCheck(Check):
         body: bytes,
         latency_ms: float,
         der: bytes | None = None,
+        fault: str | None = None,
     ) -> Result:
         cfg = self.config
         line = f"HTTP {code} {reason}".strip()
@@ -230,6 +262,8 @@ class HttpCheck(Check):
             "latency_ms": round(latency_ms, 3),
             "body_bytes": float(len(body)),
         }
+        if fault is not None:  # a body cut short or undecodable: whatever came is not judged
+            return Result(Status.CRITICAL, f"{line}, but {fault}", measurements)
         if cfg.expect_status is not None:
             if code not in cfg.expect_status:
                 wanted = " or ".join(str(c) for c in cfg.expect_status)

@@ -12,8 +12,10 @@ request per connection at a time, idle connections reused per origin, a body rea
   connection before any byte of reply arrives (the server closed it meanwhile) is retried
   once on a new connection, as browsers do.
 - Responses are parsed by httptools (llhttp, the parser uvicorn uses; it comes with
-  uvicorn[standard]). A body is read up to `cap` bytes; a reply cut there closes its
-  connection. gzip and deflate bodies are decoded.
+  uvicorn[standard]) in http_connection.py. A body is read up to `cap` bytes; a reply cut
+  there closes its connection. gzip and deflate bodies are decoded. Odd replies get the
+  verdicts httpx gives them (http_body.py); a body cut short or not decodable comes back as
+  `Response.fault`.
 - Errors are the socket's own (ConnectionRefusedError, ssl.SSLCertVerificationError,
   socket.gaierror, ...) or `ProtocolError` when the server breaks HTTP; `describe_error` in
   http.py turns either into a summary.
@@ -27,14 +29,17 @@ import base64
 import functools
 import ssl
 import time
-import zlib
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-import httptools
 import httpx
+
+from escalatord.checks import http_body, http_connection
+from escalatord.checks.http_connection import Connection, ProtocolError, Response
+
+__all__ = ["Client", "ProtocolError", "Response", "Target", "build_request", "parse_url"]
 
 IDLE_EXPIRY = 5.0  # seconds an idle connection may be reused (httpx's keepalive_expiry)
 MAX_IDLE_PER_ORIGIN = 64
@@ -46,10 +51,6 @@ def parse_url(url: str) -> httpx.URL:
     URL is parsed by the config validator, the check and the client (~80 us each; 10,000
     checks start 0.5 s faster). httpx.URL is immutable, so sharing one is safe."""
     return httpx.URL(url)
-
-
-class ProtocolError(Exception):
-    """The server broke HTTP: a malformed reply, or it hung up before replying."""
 
 
 @dataclass(frozen=True)
@@ -80,176 +81,11 @@ class Target:
         return cls(u.scheme, raw_host, port, u.raw_path, host_header.encode("ascii"), auth)
 
 
-@dataclass
-class Response:
-    status: int
-    reason: str
-    headers: list[tuple[str, str]]
-    body: bytes = b""
-    truncated: bool = False  # the body was cut at the cap
-    peer_certificate: bytes | None = None  # DER, on TLS connections
-
-    def header(self, name: str) -> str | None:
-        name = name.lower()
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return None
-
-    @property
-    def encoding(self) -> str | None:
-        """The charset of Content-Type, if any."""
-        for part in (self.header("content-type") or "").split(";")[1:]:
-            key, _, value = part.strip().partition("=")
-            if key.lower() == "charset" and value:
-                return value.strip('"')
-        return None
-
-
-@dataclass
-class _Exchange:
-    """The reply being read on one connection."""
-
-    future: asyncio.Future[None]
-    cap: int
-    head: bool
-    status_code: int = 0
-    status_line: bytes = b""
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    chunks: list[bytes] = field(default_factory=list)
-    size: int = 0
-    headers_done: bool = False
-    complete: bool = False
-    truncated: bool = False
-
-
-class _Connection(asyncio.Protocol):
-    """One HTTP/1.1 connection; one exchange at a time."""
-
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.closed = False
-        self.idle_since = 0.0
-        self.peer_certificate: bytes | None = None
-        self._parser = httptools.HttpResponseParser(self)
-        self._ex: _Exchange | None = None
-        self.got_bytes = False  # of the current exchange's reply
-
-    # asyncio.Protocol
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        ex = self._ex
-        if ex is None:  # bytes while idle: the server broke the protocol; do not reuse
-            self.close()
-            return
-        self.got_bytes = True
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._fail(ProtocolError("the server switched protocols"))
-        except httptools.HttpParserError as exc:
-            self._fail(ProtocolError(f"malformed reply ({exc})"))
-
-    def eof_received(self) -> bool | None:
-        ex = self._ex
-        if ex is not None and ex.headers_done and not ex.complete:
-            # A body delimited by the end of the connection ends here; a reply that promised
-            # a length or chunks and stopped short is treated the same: judge what came.
-            self._done(ex)
-        self.closed = True
-        return None  # close the transport
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        ex = self._ex
-        if ex is not None and not ex.future.done():
-            if ex.headers_done:
-                self._done(ex)
-            else:
-                err = exc or ProtocolError("Server disconnected without sending a response.")
-                ex.future.set_exception(err)
-
-    # httptools callbacks
-    def on_status(self, status: bytes) -> None:
-        assert self._ex is not None
-        self._ex.status_line += status
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        assert self._ex is not None
-        self._ex.headers.append((name.decode("latin-1"), value.decode("latin-1")))
-
-    def on_headers_complete(self) -> None:
-        ex = self._ex
-        assert ex is not None
-        code = self._parser.get_status_code()
-        if 100 <= code < 200:  # an interim reply: the real one follows
-            ex.status_line, ex.headers = b"", []
-            return
-        ex.status_code = code
-        ex.headers_done = True
-        if ex.head:  # no body follows, whatever Content-Length says; llhttp cannot be told
-            self._done(ex, reusable=False)
-
-    def on_body(self, body: bytes) -> None:
-        ex = self._ex
-        if ex is None or ex.complete:
-            return
-        ex.chunks.append(body)
-        ex.size += len(body)
-        if ex.size >= ex.cap:
-            ex.truncated = True
-            self._done(ex, reusable=False)
-
-    def on_message_complete(self) -> None:
-        ex = self._ex
-        if ex is not None and not ex.complete and ex.headers_done:
-            self._done(ex, reusable=self._parser.should_keep_alive())
-
-    # ours
-    def _done(self, ex: _Exchange, reusable: bool = False) -> None:
-        ex.complete = True
-        if not reusable:
-            self.close()
-        if not ex.future.done():
-            ex.future.set_result(None)
-
-    def _fail(self, exc: BaseException) -> None:
-        ex = self._ex
-        self.close()
-        if ex is not None and not ex.future.done():
-            ex.future.set_exception(exc)
-
-    def close(self) -> None:
-        # abort, not close: a TLS close waits for the peer's close_notify (up to 30 s) with the
-        # socket open, and nothing is left to send on a connection we drop.
-        self.closed = True
-        if self.transport is not None:
-            self.transport.abort()
-
-    async def exchange(self, request: bytes, cap: int, head: bool) -> _Exchange:
-        assert self.transport is not None
-        loop = asyncio.get_running_loop()
-        ex = self._ex = _Exchange(loop.create_future(), cap, head)
-        self.got_bytes = False
-        try:
-            self.transport.write(request)
-            await ex.future
-        finally:
-            self._ex = None
-        return ex
-
-    def reset_for_reuse(self) -> None:
-        """A fresh parser: llhttp keeps state between messages, but a new one is cheap."""
-        self._parser = httptools.HttpResponseParser(self)
-
-
 class Client:
     """Requests with per-origin idle connections. One per process (through CheckContext)."""
 
     def __init__(self) -> None:
-        self._idle: dict[tuple[Any, ...], deque[_Connection]] = {}
+        self._idle: dict[tuple[Any, ...], deque[Connection]] = {}
 
     async def request(
         self,
@@ -279,14 +115,14 @@ class Client:
                 conn.close()  # cancelled (timeout) or failed mid-reply: never reuse it
                 raise
             break
-        response = _response(ex, conn.peer_certificate)
+        response = http_connection.response(ex, conn.peer_certificate)
         if conn.closed:
             return response
         conn.reset_for_reuse()
         self._put(key, conn)
         return response
 
-    def _take(self, key: tuple[Any, ...]) -> _Connection | None:
+    def _take(self, key: tuple[Any, ...]) -> Connection | None:
         stack = self._idle.get(key)
         now = time.monotonic()
         while stack:
@@ -296,7 +132,7 @@ class Client:
             conn.close()
         return None
 
-    def _put(self, key: tuple[Any, ...], conn: _Connection) -> None:
+    def _put(self, key: tuple[Any, ...], conn: Connection) -> None:
         now = time.monotonic()
         conn.idle_since = now
         stack = self._idle.setdefault(key, deque())
@@ -307,10 +143,10 @@ class Client:
             stack.popleft().close()
         stack.append(conn)
 
-    async def _connect(self, target: Target, tls: ssl.SSLContext | None) -> _Connection:
+    async def _connect(self, target: Target, tls: ssl.SSLContext | None) -> Connection:
         loop = asyncio.get_running_loop()
         _transport, conn = await loop.create_connection(
-            _Connection,
+            Connection,
             target.host,
             target.port,
             ssl=tls,
@@ -333,31 +169,6 @@ class Client:
             await asyncio.sleep(0)
 
 
-def _response(ex: _Exchange, der: bytes | None) -> Response:
-    body = b"".join(ex.chunks)
-    encoding = next((v for k, v in ex.headers if k.lower() == "content-encoding"), "")
-    if encoding.strip().lower() in ("gzip", "deflate") and body:
-        body = _decode(body, encoding.strip().lower(), ex.cap)
-    return Response(
-        ex.status_code,
-        ex.status_line.decode("latin-1"),
-        ex.headers,
-        body[: ex.cap],
-        ex.truncated,
-        der,
-    )
-
-
-def _decode(body: bytes, encoding: str, cap: int) -> bytes:
-    """gzip / deflate (zlib or raw) body, at most `cap` bytes of it; as sent when it will not."""
-    for wbits in (16 + zlib.MAX_WBITS,) if encoding == "gzip" else (zlib.MAX_WBITS, -15):
-        try:
-            return zlib.decompressobj(wbits).decompress(body, cap)
-        except zlib.error:
-            continue
-    return body
-
-
 def build_request(
     target: Target, method: str, headers: dict[str, str], body: bytes | None, user_agent: str
 ) -> bytes:
@@ -367,7 +178,7 @@ def build_request(
     defaults = [
         (b"host", b"Host: " + target.host_header),
         (b"accept", b"Accept: */*"),
-        (b"accept-encoding", b"Accept-Encoding: gzip, deflate"),
+        (b"accept-encoding", b"Accept-Encoding: " + http_body.ACCEPT_ENCODING.encode()),
         (b"user-agent", b"User-Agent: " + user_agent.encode("latin-1")),
     ]
     if target.authorization is not None:
