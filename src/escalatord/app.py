@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import gc
 import socket
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,6 +31,7 @@ from escalatord.notify.base import Notifier, NotifierConfig
 from escalatord.notify.dispatcher import Dispatcher
 from escalatord.notify.links import AckLinks
 from escalatord.store.db import Store
+from escalatord.store.watch import StoreWatch
 from escalatord.traps.receiver import TrapReceiver, receiver_for, unheard
 
 log = structlog.get_logger("escalatord.app")
@@ -94,7 +96,12 @@ class App:
         self.notifiers = {n.name: build_notifier(n) for n in config.notifiers}
         # Ack links are signed with one key for the daemon's life; the API verifies with it.
         links = AckLinks(self.store, lambda: self.config.daemon)
-        self.dispatcher = Dispatcher(self.store, self.notifiers, links=links)
+        # This run of the daemon: its node row (the write probe) and its outbox claims.
+        self.watch = StoreWatch(self.store, node=socket.gethostname(), instance=uuid.uuid4().hex)
+        self.dispatcher = Dispatcher(
+            self.store, self.notifiers, links=links, owner=self.watch.instance
+        )
+        await self._take_over()
         self.engine = Engine(self.store, config, wake=self.dispatcher.wake)
         checks = {c.name: build_check(c, self.context) for c in config.checks if c.enabled}
         self.monitor = Monitor(self.store, self.engine, checks)
@@ -135,12 +142,25 @@ class App:
             (self.dispatcher.run(), "dispatcher"),
             (self.engine.run(), "engine"),
             (self.monitor.flush_loop(), "flush"),
+            (self.watch.run(), "store-watch"),
             (self._server.serve(sockets=[listener]), "api"),
         ):
             self._tasks.append(asyncio.create_task(coro, name=name))
         await self._wait_api_started()
         settle_heap(collect=False)
         log.info("started", **_counts(config), listen=config.daemon.listen, icmp=icmp.name)
+
+    async def _take_over(self) -> None:
+        """Write this node's row, then send at once what a dead predecessor was sending.
+
+        Neither stops the start when the database refuses writes: /healthz says why, and
+        the claims are then taken when their leases run out, as before."""
+        await self.watch.beat()
+        self.watch.report()
+        try:
+            await self.dispatcher.take_back(alive={self.watch.instance})
+        except Exception:
+            log.exception("take_back_failed")
 
     async def _wait_api_started(self) -> None:
         assert self._server is not None

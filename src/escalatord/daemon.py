@@ -105,7 +105,9 @@ class Daemon:
             sd_notify("READY=1")
 
     async def _watchdog(self, every: float) -> None:
-        """Ping systemd only while the loop and the store answer: a wedged daemon gets restarted."""
+        """Ping systemd only while the loop runs and the store is healthy (it answers, takes
+        writes, and its file is the one opened: Store.problems): under systemd a wedged daemon,
+        or one that can no longer write its database, is restarted after WatchdogSec."""
         assert self.app is not None
         while True:
             if await self.app.store.healthy():

@@ -6,6 +6,7 @@ import gc
 import itertools
 import math
 import os
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -31,14 +32,21 @@ def build(app: App) -> Starlette:
     """A Starlette application bound to a running App."""
 
     async def healthz(_request: Request) -> JSONResponse:
-        store_ok = await app.store.healthy()
+        # The store: it answers reads, writes succeed, its file is the one opened (store/health.py).
+        problems = await app.store.problems()
+        store_ok = not problems
         scheduler_ok = app.monitor.scheduler.running
         # Probe workers: one dead worker among N is degraded (its checks report unknown until
         # it is back), not down; with none alive no check can run.
         probes_ok = app.probes is None or app.probes.alive > 0
-        healthy = store_ok and scheduler_ok and probes_ok
+        if not scheduler_ok:
+            problems.append("the check scheduler is not running")
+        if not probes_ok:
+            problems.append("no probe worker is alive")
+        healthy = not problems
         body = {
             "status": "ok" if healthy else "unhealthy",
+            "problems": problems,
             "store": store_ok,
             "scheduler": scheduler_ok,
             "version": __version__,
@@ -160,6 +168,8 @@ def prometheus_text(app: App) -> str:
             for (name, outcome), count in sorted(app.dispatcher.outcomes.items())
         ],
     )
+    for name, kind, help_, samples in app.store.health.metrics(time.monotonic(), time.time()):
+        metric(name, kind, help_, samples)  # writes to the store (store/health.py)
     if app.probes is not None:  # probe worker processes (monitor/probes.py)
         for name, kind, help_, samples in app.probes.metrics():
             metric(name, kind, help_, samples)

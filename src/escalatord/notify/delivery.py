@@ -137,7 +137,9 @@ class Delivery(Outcomes):
             return
         async with self.store.write() as conn:
             await conn.execute(
-                update(outbox).where(outbox.c.id == row.id).values(next_attempt_at=next_at)
+                update(outbox)
+                .where(outbox.c.id == row.id)
+                .values(next_attempt_at=next_at, claimed_by=None)  # waiting, not being sent
             )
         self.deferred += 1
         log.debug("notify_postponed", notifier=row.notifier, wait=round(wait, 3), circuit=state)
@@ -167,7 +169,9 @@ class Delivery(Outcomes):
             await conn.execute(
                 update(outbox)
                 .where(outbox.c.id == row.id)
-                .values(attempts=attempts, next_attempt_at=next_at, last_error=error)
+                .values(
+                    attempts=attempts, next_attempt_at=next_at, last_error=error, claimed_by=None
+                )
             )
             if row.incident_id is not None:
                 await add_timeline(

@@ -1,9 +1,11 @@
 """Guaranteed delivery from the durable outbox, done once for every notifier type.
 
 Every notification is an outbox row before any attempt. The dispatcher claims due rows by
-pushing their `next_attempt_at` one lease ahead (so a crash mid-send retries after the lease,
-at least once, and two nodes never send one row at the same time), and sends each in its own
-task with a timeout. A slow or dead notifier only occupies its own tasks.
+pushing their `next_attempt_at` one lease ahead and writing its `owner` (this run's instance)
+into `claimed_by`, so two nodes never send one row at the same time, and sends each in its own
+task with a timeout. A slow or dead notifier only occupies its own tasks. A crash mid-send
+leaves the claim behind: the next start takes back claims whose owner is not alive (`take_back`)
+and sends them at once, at least once; otherwise they are retried when the lease runs out.
 
 For each row:
 - a page for an incident that is no longer triggered is muted, not sent;
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -63,8 +65,10 @@ class Dispatcher(Delivery):
         poll: float = 1.0,
         clock: Callable[[], datetime] | None = None,
         links: AckLinks | None = None,
+        owner: str | None = None,
     ):
         self.store = store
+        self.owner = owner  # written into the claims (`claimed_by`) of this run
         self.notifiers = dict(notifiers)
         self.poll = poll
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -156,7 +160,7 @@ class Dispatcher(Delivery):
                 await conn.execute(
                     update(outbox)
                     .where(outbox.c.id.in_(ids))
-                    .values(next_attempt_at=self._lease(now, name))
+                    .values(next_attempt_at=self._lease(now, name), claimed_by=self.owner)
                 )
         for row in claimed:
             task = asyncio.create_task(self._deliver(row))
@@ -181,6 +185,32 @@ class Dispatcher(Delivery):
             # while their notifier is full, so other releases need no claim of their own (in a
             # storm that was one more write transaction per page).
             self.wake()
+
+    async def take_back(self, alive: Collection[str]) -> int:
+        """Make rows claimed by an owner not in `alive` due now; returns how many.
+
+        Called at start, before the first claim. A single node (SQLite, or PostgreSQL without
+        a cluster) passes its own instance: every other claim is its dead predecessor's, whose
+        send was cut short, so it goes out now instead of when its lease runs out (the
+        receiver may get it twice, with the same Idempotency-Key: at least once). A cluster
+        would pass the instances of nodes whose lease has not lapsed.
+        """
+        now = self.clock()
+        async with self.store.write() as conn:
+            taken = await conn.execute(
+                update(outbox)
+                .where(
+                    and_(
+                        outbox.c.status == "pending",
+                        outbox.c.claimed_by.is_not(None),
+                        outbox.c.claimed_by.not_in(list(alive)),
+                    )
+                )
+                .values(next_attempt_at=now, claimed_by=None)
+            )
+        if taken.rowcount:
+            log.info("claims_taken_back", rows=taken.rowcount)
+        return taken.rowcount
 
     def _lease(self, now: datetime, name: str) -> datetime:
         notifier = self.notifiers.get(name)

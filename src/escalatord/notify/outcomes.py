@@ -104,6 +104,7 @@ class Outcomes:
                 attempts=row.attempts + (status != "muted"),
                 last_error=error,
                 delivered_at=now if status == "delivered" else None,
+                claimed_by=None,
             )
         )
         if outcome.record and row.incident_id is not None:

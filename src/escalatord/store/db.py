@@ -29,19 +29,22 @@ what it wrote.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy import URL, Connection, Select, event, make_url, text
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from escalatord.errors import StoreError
 from escalatord.store import schema
+from escalatord.store.health import FileId, WriteHealth, file_problem
 
 BUSY_TIMEOUT_MS = 5000
 READERS = 8  # SQLite reader connections, kept open for the daemon's life
@@ -142,6 +145,9 @@ class Store:
         self._url = async_url(url)
         self._writer: AsyncEngine | None = None
         self._reader: AsyncEngine | None = None
+        # Whether writes succeed (store/health.py): fed by write(), read by /healthz.
+        self.health = WriteHealth(now=time.monotonic())
+        self._file_id: FileId | None = None  # SQLite: the file opened, (st_dev, st_ino)
 
     @property
     def dialect(self) -> Dialect:
@@ -185,6 +191,9 @@ class Store:
                     connect_args={"timeout": CONNECT_TIMEOUT},
                 )
             await self._migrate()
+            _track_writes(self._writer)
+            if self.dialect == "sqlite":
+                self._file_id = _file_id(self.path)
         except StoreError:
             await self.close()
             raise
@@ -204,9 +213,23 @@ class Store:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A connection in a write transaction: committed when the block ends, rolled back if
-        it raises. On SQLite the transaction holds the file's write lock from its first line."""
-        async with self._engine(self._writer).begin() as conn:
-            yield conn
+        it raises. On SQLite the transaction holds the file's write lock from its first line.
+
+        Its outcome feeds `health`: a commit that changed rows is a success, a database error
+        (not a constraint the caller broke) a failure."""
+        wrote = False
+        try:
+            async with self._engine(self._writer).begin() as conn:
+                try:
+                    yield conn
+                finally:
+                    wrote = conn.info.pop(_WROTE, False)
+        except DBAPIError as exc:
+            if not isinstance(exc, _CALLER_ERRORS):
+                self.health.failed(time.monotonic(), self._reason(exc))
+            raise
+        if wrote:
+            self.health.wrote(time.monotonic())
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -225,16 +248,38 @@ class Store:
             return statement.with_for_update(skip_locked=True)
         return statement
 
+    @property
+    def path(self) -> str:
+        """SQLite: the database file's absolute path (after open); "" on PostgreSQL."""
+        return (self._url.database or "") if self.dialect == "sqlite" else ""
+
     async def healthy(self) -> bool:
-        """True when the database answers a SELECT 1 within HEALTH_TIMEOUT seconds."""
+        """True when `problems()` finds none."""
+        return not await self.problems()
+
+    async def problems(self) -> list[str]:
+        """What is wrong with the store, in words; [] when it answers a SELECT 1 within
+        HEALTH_TIMEOUT seconds and writes succeed to the file it opened (store/health.py)."""
         if self._reader is None:
-            return False
+            return [f"the store {self.masked_url} is not open"]
+        found = self.health.problems(time.monotonic())
         try:
             async with asyncio.timeout(HEALTH_TIMEOUT), self._reader.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-        except Exception:  # a health check answers; it does not raise
-            return False
-        return True
+        except TimeoutError:
+            found.insert(0, f"the database did not answer a read within {HEALTH_TIMEOUT:.0f} s")
+        except Exception as exc:  # a health check answers; it does not raise
+            found.insert(0, f"the database does not answer a read: {self._reason(exc)}")
+        return found
+
+    def check_file(self) -> str | None:
+        """SQLite: compare the file at the path with the one opened (deleted? replaced?) and
+        record the answer in `health`; the problem in words, or None. Costs one stat()."""
+        if self._file_id is None:
+            return None
+        problem = file_problem(self.path, self._file_id, _file_id(self.path))
+        self.health.file_checked(problem)
+        return problem
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -308,12 +353,17 @@ class Store:
         finally:
             await engine.dispose()
 
-    def _cannot_open(self, exc: BaseException) -> str:
+    def _reason(self, exc: BaseException) -> str:
+        """The driver's own error, one line, password masked: "OperationalError: disk is full"."""
         cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
         reason = (str(cause).strip().splitlines() or [""])[0] or "no details"
         reason = f"{type(cause).__name__}: {reason}"
         if self._url.password:
             reason = reason.replace(str(self._url.password), "***")
+        return reason
+
+    def _cannot_open(self, exc: BaseException) -> str:
+        reason = self._reason(exc)
         if self.dialect == "sqlite":
             fix = (
                 f"make sure {self._url.database} can be created and written by the user "
@@ -328,3 +378,30 @@ class Store:
                 f"(createdb {self._url.database}), or set [daemon] database"
             )
         return f"cannot open database {self.masked_url}: {reason}. Fix: {fix}"
+
+
+# Errors a caller's statement causes (a broken constraint, a bad value): the database itself
+# is fine, so they say nothing about whether it can be written.
+_CALLER_ERRORS = (IntegrityError, ProgrammingError, DataError)
+_WROTE = "escalatord_wrote"  # Connection.info key: this transaction changed rows
+
+
+def _track_writes(engine: AsyncEngine) -> None:
+    """Mark a connection whose INSERT, UPDATE or DELETE changed rows, so write() can tell a
+    transaction that wrote from one that only read (the dispatcher's empty claims commit
+    fine on a full disk: they must not count as the database being writable)."""
+
+    @event.listens_for(engine.sync_engine, "after_cursor_execute")
+    def _changed(conn: Connection, cursor: Any, _s: Any, _p: Any, context: Any, _m: Any) -> None:
+        dml = context is not None and (context.isinsert or context.isupdate or context.isdelete)
+        if dml and cursor.rowcount != 0:  # -1: the driver does not say; count it
+            conn.info[_WROTE] = True
+
+
+def _file_id(path: str) -> FileId | None:
+    """(st_dev, st_ino) of the file at `path`; None when there is none."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino

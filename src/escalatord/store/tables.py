@@ -133,6 +133,10 @@ outbox = Table(
     Column("next_attempt_at", UTCDateTime, nullable=False),
     Column("delivered_at", UTCDateTime),
     Column("last_error", Text),
+    # The daemon instance (nodes.instance) sending the row now: its claim runs until
+    # next_attempt_at (the lease). NULL when nobody is sending it. A restarted daemon takes
+    # back claims of instances that are gone (notify/dispatcher.py `take_back`).
+    Column("claimed_by", String(64)),
 )
 Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
 
@@ -169,4 +173,17 @@ ack_keys = Table(
     Column("name", String(32), primary_key=True),
     Column("secret", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One row per daemon node: which instance (one run of `escalatord run`) is live on it, and
+# when it last wrote here. The daemon updates its row every few seconds (store/watch.py): a
+# write that proves the database takes writes even when nothing else is written, and the
+# node's lease for the cluster to come ("claims of a node whose lease lapsed are taken back").
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("name", String(200), primary_key=True),  # the host name today; [cluster] node later
+    Column("instance", String(64), nullable=False),  # a new random id at every start
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
 )
