@@ -52,6 +52,8 @@ from escalatord.config.model import (
 )
 from escalatord.errors import ConfigError, Problem
 from escalatord.escalation.rules import match
+from escalatord.notify.base import NotifierConfig
+from escalatord.redaction import model_strings
 from escalatord.traps.config import TrapsConfig
 
 TOP_KEYS = (
@@ -270,6 +272,8 @@ class _Loader:
             if item.kind == "check":
                 item.data = inherited | item.data  # the check's own keys win
             if model is not None and (obj := self._validate(model, item)) is not None:
+                if isinstance(obj, NotifierConfig) and self.secrets:
+                    obj._loaded_secrets = self._secrets_in(obj)
                 built[item.kind].append(obj)
         cross_check(self.items, self.at)
         if self.problems:
@@ -363,6 +367,12 @@ class _Loader:
                 self.secrets.add(data[target])
                 failed.discard((target,))
         return data, failed
+
+    def _secrets_in(self, obj: BaseModel) -> frozenset[str]:
+        """The ${ENV} and `*_file` values that went into `obj`, for its error texts to mask
+        (NotifierConfig.secret_values)."""
+        texts = list(model_strings(obj))
+        return frozenset(s for s in self.secrets if any(s in text for text in texts))
 
     def _scrubbed(self, problem: Problem) -> Problem:
         message = problem.message

@@ -63,6 +63,16 @@ class DaemonConfig(Strict):
             '"auto" uses raw sockets where the daemon may open them, else unprivileged ones'
         )
 
+    @field_validator("database")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        # An unencoded '@' in the password would have the rest of it shown as the host name.
+        from escalatord.store.urls import database_url_problem
+
+        if problem := database_url_problem(value):
+            raise ValueError(f"the database URL {problem}")
+        return value
+
     @field_validator("probe_workers")
     @classmethod
     def _probe_workers(cls, value: int) -> int:

@@ -15,12 +15,14 @@ import enum
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator
 
 from escalatord.config.types import Duration, Strict, parse_duration, positive_timeout
 from escalatord.notify.templates import TemplateConfig
+from escalatord.redaction import Redactor, model_secrets
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\S+)\s*$")
@@ -148,6 +150,15 @@ class NotifierConfig(Strict):
     breaker_failures: int = Field(default=5, ge=1, le=1000)
     breaker_cooldown: Duration = timedelta(seconds=60)
     template: TemplateConfig | None = None
+    # Values that came from ${ENV} or a *_file key into this notifier's keys; the loader
+    # sets them (config/loader.py), as they cannot be told apart once substituted.
+    _loaded_secrets: frozenset[str] = PrivateAttr(default=frozenset())
+
+    def secret_values(self) -> set[str]:
+        """Values an error text about this notifier must never show (escalatord.redaction):
+        `SecretStr` and `repr=False` fields, the user info and every query value of its URLs,
+        and whatever came from ${ENV} or a `*_file` key."""
+        return model_secrets(self) | self._loaded_secrets
 
     @field_validator("timeout")
     @classmethod
@@ -194,6 +205,12 @@ class Notifier(abc.ABC):
     @property
     def name(self) -> str:
         return self.config.name
+
+    @cached_property
+    def redact(self) -> Redactor:
+        """Masks this notifier's secrets in a text; the dispatcher passes every error text
+        through it before the text reaches the log, the timeline, the outbox or the CLI."""
+        return Redactor(self.config.secret_values())
 
     @abc.abstractmethod
     async def send(self, notification: Notification) -> None:

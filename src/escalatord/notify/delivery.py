@@ -88,7 +88,11 @@ class Delivery(Outcomes):
         await self._failed_attempt(row, notifier, failure, gate.blocked_for(now))
 
     async def _attempt(self, row: Any, notifier: Notifier) -> NotifyError | None:
-        """One send of `row`; the failure, or None when it was delivered."""
+        """One send of `row`; the failure, or None when it was delivered.
+
+        The failure's text has the notifier's secrets masked (Notifier.redact): it goes on to
+        the log, the timeline, the outbox row and `test-notify`, and a receiver's error body,
+        an exception or a plugin may quote the URL, a header or a token."""
         notification = await self._notification(row)
         # One send; its slot was taken when the row was claimed (dispatch_once).
         try:
@@ -96,12 +100,18 @@ class Delivery(Outcomes):
                 notifier.send(notification), notifier.config.timeout.total_seconds() + 5
             )
         except NotifyError as exc:
-            return exc
+            failure = exc
         except TimeoutError:
-            return NotifyError("timed out", retryable=True)
+            failure = NotifyError("timed out", retryable=True)
         except Exception as exc:  # a notifier bug: retry, and say what it was
-            return NotifyError(f"{type(exc).__name__}: {exc}", retryable=True)
-        return None
+            failure = NotifyError(f"{type(exc).__name__}: {exc}", retryable=True)
+        else:
+            return None
+        return NotifyError(
+            notifier.redact(str(failure)),
+            retryable=failure.retryable,
+            retry_after=failure.retry_after,
+        )
 
     async def _notification(self, row: Any) -> Notification:
         incident = IncidentView.from_json(row.payload)

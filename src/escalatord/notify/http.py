@@ -10,7 +10,8 @@ outcomes into delivered / retryable / permanent.
 
 Error messages name the notifier and its type, the origin (scheme, host, port: paths and
 queries of chat webhooks are credentials), the status and a snippet of the reply with every
-configured secret blanked out.
+configured secret masked (escalatord.redaction) before it is cut to length: a reply that
+echoes the request line or the URL shows `token=***`.
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ import httpx
 
 from escalatord import __version__
 from escalatord.errors import NotifyError
+from escalatord.redaction import Redactor
 
 USER_AGENT = f"escalatord/{__version__}"
 RETRYABLE_STATUSES = frozenset({408, 425, 429})  # plus every 5xx
 SNIPPET_CHARS = 200
 BODY_LIMIT = 64 * 1024  # read at most this much of any reply
-_MIN_SECRET = 4
 MAX_RETRY_AFTER = 3600.0  # seconds: the longest Retry-After honoured (see parse_retry_after)
 
 
@@ -127,7 +128,7 @@ class HttpSender:
         self.name = name
         self.timeout = timeout
         self.headers = {**(headers or {}), "User-Agent": USER_AGENT}
-        self.secrets = sorted((s for s in secrets if len(s) >= _MIN_SECRET), key=len, reverse=True)
+        self.redact = Redactor(secrets)
         # Built now, when the notifier is built (daemon start, reload), not on the first send:
         # the first client of a process imports httpcore and loads the CA certificates
         # (measured ~0.25 s), which the first page of a storm used to wait for.
@@ -233,9 +234,7 @@ class HttpSender:
 
     def scrub(self, text: str) -> str:
         """`text` with every configured secret replaced by ***."""
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        return self.redact(text)
 
     def snippet(self, text: str) -> str:
         """': <first characters of text>' with secrets blanked, or '' for an empty text."""

@@ -16,7 +16,9 @@ key and compares in constant time (e.g. Python's hmac.compare_digest).
 Outcome classification is `escalatord.notify.http`'s (2xx delivered; 5xx, 408, 425, 429 and
 network trouble retryable with Retry-After honoured; redirects and other 4xx permanent).
 Error messages never include the full URL (webhook URLs often carry a token in their path or
-query), a configured header value, nor the secret.
+query), a configured header value, nor the secret; and where a receiver echoes the request
+in its error body, every query value of `url`, its user info, the header values, the secret
+and whatever came from ${ENV} or a `*_file` key are masked as *** (escalatord.redaction).
 """
 
 from __future__ import annotations
@@ -120,7 +122,7 @@ class WebhookNotifier(Notifier):
             config.name,
             config.timeout.total_seconds(),
             headers={**config.headers, "Content-Type": "application/json"},
-            secrets=[*config.headers.values(), *([secret] if secret else [])],
+            secrets=config.secret_values(),  # headers, secret, url's query values, ${ENV}
         )
 
     async def close(self) -> None:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -43,8 +42,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 
 from escalatord.errors import StoreError
+from escalatord.redaction import Redactor
 from escalatord.store import schema
 from escalatord.store.health import FileId, WriteHealth, file_problem
+from escalatord.store.urls import database_url_problem, mask_url
 
 BUSY_TIMEOUT_MS = 5000
 READERS = 8  # SQLite reader connections, kept open for the daemon's life
@@ -63,23 +64,14 @@ Dialect = Literal["sqlite", "postgresql"]
 S = TypeVar("S", bound=Select[Any])
 
 
-def mask_url(url: str) -> str:
-    """The URL as written, with any password replaced by ***, fit for logs and error messages."""
-    try:
-        has_password = make_url(url).password is not None
-    except ArgumentError:
-        has_password = True  # unparseable: mask whatever looks like one
-    if has_password:
-        url = re.sub(r"^([^:/]+://[^/@:]*:)[^@]*@", r"\1***@", url)
-    return re.sub(r"([?&]password=)[^&]*", r"\1***", url)
-
-
 def async_url(url: str) -> URL:
     """Map a URL as users write it to the async driver escalatord uses (aiosqlite, asyncpg).
 
     Raises StoreError for anything else, naming the URL (password masked) and the forms accepted.
     """
     where = f"database URL {mask_url(url)!r} ([daemon] database)"
+    if problem := database_url_problem(url):
+        raise StoreError(f"{where} {problem}")
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -358,8 +350,8 @@ class Store:
         cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
         reason = (str(cause).strip().splitlines() or [""])[0] or "no details"
         reason = f"{type(cause).__name__}: {reason}"
-        if self._url.password:
-            reason = reason.replace(str(self._url.password), "***")
+        if self._url.password:  # as written in the URL (percent-encoded) or as the driver saw it
+            reason = Redactor([str(self._url.password)], min_length=1)(reason)
         return reason
 
     def _cannot_open(self, exc: BaseException) -> str:
