@@ -124,6 +124,8 @@ class Connection(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self._fail(ProtocolError("the server switched protocols"))
         except httptools.HttpParserError as exc:
+            if ex.future.done():
+                return  # the exchange is over (refused in a callback): what follows is moot
             if ex.headers_done or ex.relaxed:
                 self._fail(ProtocolError(f"malformed reply ({exc})"))
                 return
@@ -183,6 +185,10 @@ class Connection(asyncio.Protocol):
         ex = self._ex
         assert ex is not None
         code = self._parser.get_status_code()
+        if code == 101:  # llhttp pauses on it as an upgrade whatever the headers say
+            ex.complete = True
+            self._fail(ProtocolError("the server switched protocols"))
+            return
         if 100 <= code < 200:  # an interim reply: the real one follows
             ex.status_line, ex.headers = b"", []
             return
