@@ -12,6 +12,7 @@ import pytest
 from escalatord import plugins
 from escalatord.config.loader import load, unmatched_checks
 from escalatord.config.model import DaemonConfig, Defaults, LevelConfig, PolicyConfig, RuleConfig
+from escalatord.escalation.shadowing import shadow_warnings
 from tests.support.config_files import SECRET, paths, problems_of, write
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,10 +39,11 @@ def real_types(monkeypatch):
 @needs_real_types
 @pytest.mark.parametrize("path", ["config/escalatord.toml", "config/examples/hospital.toml"])
 def test_shipped_configs_load(real_types, path):
-    """The shipped configs validate and every check is covered by a rule."""
+    """The shipped configs validate, every check is covered by a rule and every rule can match."""
     config = load(ROOT / path, env={})
     assert config.checks and config.notifiers
     assert unmatched_checks(config) == []
+    assert shadow_warnings(config) == []
     targets = [getattr(c, "host", None) or c.url for c in config.checks]
     assert all(t.startswith("127.") or t.startswith("http://127.0.0.1:") for t in targets)
 
