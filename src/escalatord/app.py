@@ -25,6 +25,7 @@ from escalatord.checks.icmp_mode import pings
 from escalatord.config.model import Config
 from escalatord.errors import EscalatordError
 from escalatord.escalation.engine import Engine
+from escalatord.escalation.shadowing import shadow_warnings
 from escalatord.monitor.probes import ProbePool
 from escalatord.monitor.runner import Monitor
 from escalatord.notify.base import Notifier, NotifierConfig
@@ -126,6 +127,7 @@ class App:
             await self.traps.start(self.monitor)
         if silent := unheard(config.checks, config.traps):
             log.warning("traps_not_received", checks=silent, hint="add [traps] (docs/traps.md)")
+        _warn_rules(config)
         self._server = _Server(
             uvicorn.Config(
                 build_api(self),
@@ -212,6 +214,7 @@ class App:
             with contextlib.suppress(Exception):
                 await obj.close()
         settle_heap()
+        _warn_rules(new)
         log.info("reloaded", **_counts(new))
 
     def _reload_traps(self, old: Config, new: Config) -> None:
@@ -276,6 +279,12 @@ def settle_heap(*, collect: bool = True) -> None:
 def _probed(checks: dict[str, Check]) -> list[CheckConfig]:
     """Configs of the checks probe workers run: active ones (passive checks have no probe)."""
     return [c.config for c in checks.values() if c.kind == "active"]
+
+
+def _warn_rules(config: Config) -> None:
+    """Log each rule that can never match, as `escalatord check-config` prints it."""
+    for problem in shadow_warnings(config):
+        log.warning("rule_never_matches", problem=problem)
 
 
 def _counts(config: Config) -> dict[str, int]:

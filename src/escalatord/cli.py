@@ -131,12 +131,17 @@ def check_config(config_path: str) -> None:
     from escalatord.checks.base import CheckContext
     from escalatord.checks.icmp_mode import pings
     from escalatord.config.loader import unmatched_checks
+    from escalatord.escalation.shadowing import shadow_warnings
 
     config = _load(config_path)
     click.echo(f"{config_path}: ok — {config.summary()}")
     silent = unmatched_checks(config)
     if silent:
         click.echo(f"warning: no rule opens an incident for: {', '.join(silent)}", err=True)
+    # Warnings, not errors (exit 0): the daemon runs this config as it is, and systemd's
+    # ExecStartPre must not refuse to start over a rule that is merely never used.
+    for line in shadow_warnings(config):
+        click.echo(f"warning: {line}", err=True)
     if pings(config.checks):  # decided as the daemon will: systemd runs this in its sandbox
         icmp = CheckContext(icmp_privileged=config.daemon.icmp_privileged).icmp_mode
         if icmp.usable:

@@ -161,3 +161,66 @@ def test_match_and_matches_agree(status):
     rules = [rule("a", status=["critical"]), rule("b", match={"site": "hq"}, status=["unknown"])]
     any_match = any(matches(r, LABELS, "web", status) for r in rules)
     assert (match(rules, LABELS, "web", status) is not None) == any_match
+
+
+# ---- default routes: rules without matchers are tried last ------------------------------------
+
+WEB = {"site": "hq", "category": "web"}
+
+
+def test_a_rule_after_a_catch_all_is_reached():
+    """A rule appended below a catch-all (no match, match_re or status) decides for its checks."""
+    rules = [
+        rule("everything", severity="error", policy="default", owner="ops"),
+        rule("web", match={"category": "web"}, severity="critical", policy="web", owner="web"),
+    ]
+    decision = match(rules, WEB, "shop", Status.CRITICAL)
+    assert decision is not None
+    assert (decision.rules, decision.policy, decision.owner) == (("web",), "web", "web")
+
+
+def test_the_catch_all_still_takes_what_no_other_rule_matches():
+    """The default route decides for a problem no other rule matches, wherever it stands."""
+    rules = [rule("everything", policy="default"), rule("web", match={"category": "web"})]
+    decision = match(rules, {"category": "db"}, "pg", Status.WARNING)
+    assert decision is not None and decision.rules == ("everything",)
+
+
+def test_rules_that_continue_fall_through_to_the_default_route():
+    """A chain of `continue` rules still ends at the default route, which fills what they left."""
+    rules = [
+        rule("everything", policy="default", steps=["Write it up"]),
+        rule("hq", match={"site": "hq"}, owner="hq-ops", steps=["Call HQ"], continue_=True),
+    ]
+    decision = match(rules, WEB, "shop", Status.CRITICAL)
+    assert decision is not None
+    assert decision.rules == ("hq", "everything")
+    assert (decision.owner, decision.policy) == ("hq-ops", "default")
+    assert decision.steps == ("Call HQ", "Write it up")
+
+
+def test_a_catch_all_with_continue_keeps_its_place():
+    """A rule without matchers that says `continue` is not a default route: it adds to all."""
+    rules = [
+        rule("all", steps=["Note the time"], continue_=True),
+        rule("web", match={"category": "web"}, policy="web", steps=["Restart the shop"]),
+    ]
+    decision = match(rules, WEB, "shop", Status.CRITICAL)
+    assert decision is not None and decision.steps == ("Note the time", "Restart the shop")
+
+
+def test_a_status_only_rule_keeps_its_place():
+    """A rule with only `status` is an ordinary rule: it decides where it stands."""
+    rules = [
+        rule("warnings", status=["warning"], severity="info"),
+        rule("web", match={"category": "web"}, severity="critical"),
+    ]
+    decision = match(rules, WEB, "shop", Status.WARNING)
+    assert decision is not None and decision.rules == ("warnings",)
+
+
+def test_the_first_of_two_default_routes_decides():
+    """Default routes keep their order among themselves: the first one is used."""
+    rules = [rule("first", policy="a"), rule("second", policy="b")]
+    decision = match(rules, WEB, "shop", Status.UNKNOWN)
+    assert decision is not None and decision.rules == ("first",)

@@ -285,6 +285,7 @@ class _Loader:
                 "defaults": defaults or Defaults(),
                 "checks": tuple(built["check"]),
                 "rules": tuple(built["rule"]),
+                "rule_files": tuple(i.file for i in self.items if i.kind == "rule"),
                 "policies": tuple(built["policy"]),
                 "notifiers": tuple(built["notifier"]),
                 "api": sections.get("api") or ApiConfig(),

@@ -242,6 +242,7 @@ class Config(Strict):
     defaults: Defaults = Defaults()
     checks: tuple[CheckConfig, ...] = ()
     rules: tuple[RuleConfig, ...] = ()
+    rule_files: tuple[str, ...] = ()  # the file each of `rules` was read from (for warnings)
     policies: tuple[PolicyConfig, ...] = ()
     notifiers: tuple[NotifierConfig, ...] = ()
     api: ApiConfig = ApiConfig()

@@ -4,12 +4,17 @@ Rules are evaluated in config order. The first matching rule wins, unless it say
 `continue = true`: then evaluation goes on and later matches add to the decision. For the
 single-valued fields (severity, policy, owner, runbook) the FIRST matched rule that set a value
 wins; action steps accumulate in rule order.
+
+A rule with no matchers at all (no `match`, `match_re` or `status`) and no `continue = true`
+is a default route: it is tried after every other rule, wherever it stands in the files, so a
+rule appended below the shipped catch-all is still reached. Default routes keep their order
+among themselves: the first one decides, and a second one is never reached.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -65,12 +70,26 @@ def matches(rule: RuleConfig, labels: Mapping[str, str], check: str, status: Sta
     return True
 
 
+def is_default_route(rule: RuleConfig) -> bool:
+    """Whether `rule` is a default route: no `match`, `match_re` or `status`, no `continue`."""
+    return not (rule.match or rule.match_re or rule.continue_ or "status" in rule.model_fields_set)
+
+
+def evaluation_order(rules: Sequence[RuleConfig]) -> Iterator[int]:
+    """Indexes of `rules` in the order they are tried: every other rule, then the default
+    routes, each group in config order."""
+    defaults = [is_default_route(rule) for rule in rules]
+    yield from (i for i, default in enumerate(defaults) if not default)
+    yield from (i for i, default in enumerate(defaults) if default)
+
+
 def match(
     rules: Sequence[RuleConfig], labels: Mapping[str, str], check: str, status: Status
 ) -> Decision | None:
     """The merged decision of the rules matching `check` in `status`; None when none match."""
     matched = []
-    for rule in rules:
+    for index in evaluation_order(rules):
+        rule = rules[index]
         if matches(rule, labels, check, status):
             matched.append(rule)
             if not rule.continue_:
