@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
 import shlex
 import shutil
 import stat
@@ -28,6 +29,12 @@ def load_unit() -> configparser.RawConfigParser:
 @pytest.fixture(scope="module")
 def service() -> configparser.SectionProxy:
     return load_unit()["Service"]
+
+
+def settings(key: str) -> list[str]:
+    """Every value of a key the unit repeats (configparser keeps only the last)."""
+    lines = UNIT.read_text().splitlines()
+    return [line.split("=", 1)[1] for line in lines if line.startswith(f"{key}=")]
 
 
 def config_path(service: configparser.SectionProxy, command: str) -> str:
@@ -89,7 +96,8 @@ def test_runs_as_its_own_user_in_a_sandbox(service: configparser.SectionProxy) -
         "NoNewPrivileges": "yes",
         "MemoryDenyWriteExecute": "yes",
         "RestrictNamespaces": "yes",
-        "SystemCallFilter": "@system-service",
+        "PrivateMounts": "yes",
+        "RemoveIPC": "yes",
         "UMask": "0027",
         "LimitNOFILE": "65536",
         "TimeoutStopSec": "30s",
@@ -101,6 +109,7 @@ def test_runs_as_its_own_user_in_a_sandbox(service: configparser.SectionProxy) -
         "AF_INET6",
         "AF_NETLINK",
     ]
+    assert settings("SystemCallFilter") == ["@system-service", "~@resources"]
 
 
 def test_unit_has_no_inline_comments() -> None:
@@ -151,6 +160,24 @@ def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip() == ""
+
+
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None,
+    reason="needs systemd-analyze (Debian: apt-get install systemd)",
+)
+def test_security_exposure_is_at_most_2() -> None:
+    """`systemd-analyze security --offline=true` rates the unit's exposure 2.0 or lower."""
+    done = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", "--no-pager", str(UNIT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    found = re.search(r"Overall exposure level for escalatord\.service: (\d+\.\d+)", done.stdout)
+    assert found, done.stdout[-2000:]
+    assert float(found.group(1)) <= 2.0, done.stdout
 
 
 @pytest.mark.skipif(
