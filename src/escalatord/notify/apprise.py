@@ -60,7 +60,7 @@ class AppriseConfig(NotifierConfig):
             known = [apprise.Apprise.instantiate(u.get_secret_value()) is not None for u in value]
         finally:
             logger.disabled = quiet
-        for index, (url, ok) in enumerate(zip(value, known, strict=True), 1):
+        for index, (url, ok) in enumerate(zip(value, known, strict=True)):  # from 0, as loader.py
             if not ok:
                 scheme = url.get_secret_value().partition("://")[0] or "(none)"
                 raise ValueError(
@@ -89,7 +89,6 @@ class AppriseNotifier(Notifier):
     def __init__(self, config: AppriseConfig):
         super().__init__(config)
         self._apprise: Any = None
-        self._secrets = sorted((u.get_secret_value() for u in config.urls), key=len, reverse=True)
         self._threads = WorkerPool(f"apprise-{config.name}", SEND_THREADS)
 
     async def close(self) -> None:
@@ -120,9 +119,8 @@ class AppriseNotifier(Notifier):
                 body=message.body, title=message.title, notify_type=notify_type(message)
             )
         if not ok:
-            text = " ".join(captured.getvalue().split())
-            for secret in self._secrets:
-                text = text.replace(secret, "***")
+            # Masked before it is cut: the URLs and the ${ENV} parts of them (a bot token).
+            text = self.redact(" ".join(captured.getvalue().split()))
             if len(text) > LOG_CHARS:
                 text = text[:LOG_CHARS] + "…"
             raise NotifyError(

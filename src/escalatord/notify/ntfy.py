@@ -146,7 +146,6 @@ class NtfyNotifier(Notifier):
 
     def __init__(self, config: NtfyConfig):
         super().__init__(config)
-        secrets = [s.get_secret_value() for s in (config.token, config.password) if s]
         self._auth: Any = None
         base: dict[str, str] = {"Content-Type": "text/plain; charset=utf-8"}
         if config.token is not None:
@@ -154,7 +153,11 @@ class NtfyNotifier(Notifier):
         elif config.username is not None and config.password is not None:
             self._auth = httpx.BasicAuth(config.username, config.password.get_secret_value())
         self._http = HttpSender(
-            "ntfy", config.name, config.timeout.total_seconds(), headers=base, secrets=secrets
+            "ntfy",
+            config.name,
+            config.timeout.total_seconds(),
+            headers=base,
+            secrets=config.secret_values(),
         )
 
     async def close(self) -> None:

@@ -133,7 +133,7 @@ class PagerDutyNotifier(Notifier):
             config.name,
             config.timeout.total_seconds(),
             headers={"Content-Type": "application/json"},
-            secrets=[config.routing_key.get_secret_value()],
+            secrets=config.secret_values(),
         )
 
     async def close(self) -> None:

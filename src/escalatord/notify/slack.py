@@ -140,7 +140,7 @@ class SlackNotifier(Notifier):
             config.name,
             config.timeout.total_seconds(),
             headers={"Content-Type": "application/json"},
-            secrets=[url, url.rsplit("/", 1)[-1]],
+            secrets=[*config.secret_values(), url.rsplit("/", 1)[-1]],
         )
 
     async def close(self) -> None:

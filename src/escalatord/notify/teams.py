@@ -160,13 +160,12 @@ class TeamsNotifier(Notifier):
 
     def __init__(self, config: TeamsConfig):
         super().__init__(config)
-        url = config.url.get_secret_value()
         self._http = HttpSender(
             "teams",
             config.name,
             config.timeout.total_seconds(),
             headers={"Content-Type": "application/json"},
-            secrets=[url],
+            secrets=config.secret_values(),
         )
 
     async def close(self) -> None:

@@ -113,7 +113,10 @@ class TwilioSmsNotifier(Notifier):
         self._auth = httpx.BasicAuth(config.account_sid, token)
         self._url = f"{config.api_url}/2010-04-01/Accounts/{config.account_sid}/Messages.json"
         self._http = HttpSender(
-            "twilio_sms", config.name, config.timeout.total_seconds(), secrets=[token]
+            "twilio_sms",
+            config.name,
+            config.timeout.total_seconds(),
+            secrets=config.secret_values(),
         )
         self._texted: OrderedDict[str, set[str]] = OrderedDict()
 
