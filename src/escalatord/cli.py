@@ -1,8 +1,13 @@
 """The command line. The only place that exits the process.
 
-Exit codes: 0 success; 1 a runtime failure (unknown incident, store unreachable, delivery
-failed); 2 a rejected config. `check NAME` exits like a monitoring plugin: 0 ok, 1 warning,
-2 critical, 3 unknown.
+Exit codes: 0 success; 1 a runtime failure (unknown incident, store unreachable, no database
+at the configured path, delivery failed); 2 a rejected config or a usage error. `check NAME`
+exits like a monitoring plugin: 0 ok, 1 warning, 2 critical, 3 unknown, and 3 for every error
+of its own too (unknown check name, missing, unreadable or invalid config, usage error), so a
+monitoring system never reads one as a warning or a critical.
+
+Only `run` creates the database; every other command that opens it refuses a database that does
+not exist (store/db.py, `create=False`), naming the path.
 
 Heavy modules (the config loader, SQLAlchemy and Alembic, httpx) are imported inside the
 commands that use them: `--help`, `--version` and `check-config` start in a fraction of the
@@ -17,6 +22,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -32,6 +38,7 @@ if TYPE_CHECKING:
 
 DEFAULT_CONFIG = "/etc/escalatord/escalatord.toml"
 SHOW_NAMES = 10  # an unknown-name error lists at most this many configured names
+UNKNOWN = 3  # a monitoring plugin's UNKNOWN: `check` exits with it for its own errors
 T = TypeVar("T")
 config_option = click.option(
     "--config",
@@ -43,7 +50,8 @@ config_option = click.option(
 )
 
 
-def _load(path: str) -> Config:
+def _load(path: str, code: int = 2) -> Config:
+    """The config at `path`, or exit `code` listing every problem."""
     if not os.path.exists(path):
         # The commonest first mistake (no --config, nothing at the default path): one line
         # that says how to point at the file, not a one-item problem list.
@@ -52,7 +60,7 @@ def _load(path: str) -> Config:
             "give its path with --config PATH or $ESCALATORD_CONFIG",
             err=True,
         )
-        sys.exit(2)
+        sys.exit(code)
     from escalatord.config.loader import load
 
     try:
@@ -61,15 +69,15 @@ def _load(path: str) -> Config:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
         click.echo(f"config rejected: {len(exc.problems)} problem(s)", err=True)
-        sys.exit(2)
+        sys.exit(code)
 
 
-def _run(coro: Awaitable[T]) -> T:
+def _run(coro: Awaitable[T], code: int = 1) -> T:
     try:
         return loop.run(coro)
     except EscalatordError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(code)
 
 
 def _who() -> str:
@@ -81,19 +89,20 @@ def _who() -> str:
         return f"uid {os.getuid()}"
 
 
-def _unknown(kind: str, name: str, known: list[str], where: str) -> NoReturn:
-    """Exit 1 saying `name` is not configured, and which names are."""
+def _unknown(kind: str, name: str, known: list[str], where: str, code: int = 1) -> NoReturn:
+    """Exit `code` saying `name` is not configured, and which names are."""
     shown = ", ".join(sorted(known)[:SHOW_NAMES]) or "none"
     if len(known) > SHOW_NAMES:
         shown += f" and {len(known) - SHOW_NAMES} more"
     click.echo(f"error: no {kind} named {name!r} in {where} (configured: {shown})", err=True)
-    sys.exit(1)
+    sys.exit(code)
 
 
 async def _with_store(config: Config, work: Callable[[Store], Awaitable[T]]) -> T:
     from escalatord.store.db import Store
 
-    store = Store(config.daemon.database)
+    # create=False: a wrong path must be reported, not answered from a new empty database.
+    store = Store(config.daemon.database, create=False)
     await store.open()
     try:
         return await work(store)
@@ -150,18 +159,40 @@ def check_config(config_path: str) -> None:
             click.echo(f"warning: {icmp.describe()}; ping checks will be unknown", err=True)
 
 
-@main.command()
+class _PluginCommand(click.Command):
+    """A command that exits like a monitoring plugin: its own errors, usage errors and
+    unexpected exceptions included, exit UNKNOWN (3), never 1 or 2 (warning, critical)."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            exc.exit_code = UNKNOWN
+            raise
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit):
+            raise
+        except Exception:  # a bug: the traceback for its report, and still UNKNOWN
+            traceback.print_exc()
+            sys.exit(UNKNOWN)
+
+
+@main.command(cls=_PluginCommand)
 @config_option
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def check(config_path: str, name: str, as_json: bool) -> None:
-    """Run one check now and print its result (exit 0/1/2/3 like a monitoring plugin)."""
+    """Run one check now and print its result: exit 0 ok, 1 warning, 2 critical, 3 unknown
+    (also for an unknown name or a bad config), like a monitoring plugin."""
     from escalatord.checks.base import CheckContext, execute
 
-    config = _load(config_path)
+    config = _load(config_path, UNKNOWN)
     cfg = config.check_by_name.get(name)
     if cfg is None:
-        _unknown("check", name, list(config.check_by_name), config_path)
+        _unknown("check", name, list(config.check_by_name), config_path, UNKNOWN)
 
     async def once() -> Any:
         context = CheckContext(icmp_privileged=config.daemon.icmp_privileged)
@@ -172,7 +203,7 @@ def check(config_path: str, name: str, as_json: bool) -> None:
             await probe.close()
             await context.aclose()
 
-    result = _run(once())
+    result = _run(once(), UNKNOWN)
     if as_json:
         click.echo(
             json.dumps(
@@ -191,7 +222,7 @@ def check(config_path: str, name: str, as_json: bool) -> None:
             f"({result.duration * 1000:.0f} ms)"
         )
     codes = {"ok": 0, "warning": 1, "critical": 2}
-    sys.exit(codes.get(result.status.value, 3))
+    sys.exit(codes.get(result.status.value, UNKNOWN))
 
 
 @main.command()

@@ -2,17 +2,21 @@
 `target` or `config` of its own defines it.
 
 - `target`: an HttpTarget for the checks and the webhooks;
-- `config`: a valid config file on it, with a webhook secret from the environment.
+- `config`: a valid config file on it, with a webhook secret from the environment;
+- `database`: the config's database, created as `escalatord run` creates it (the other
+  commands refuse a database that does not exist).
 """
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from escalatord.store.db import Store
 from tests.support.cli_output import SECRET
 from tests.support.http_target import HttpTarget
 
@@ -85,3 +89,16 @@ def config(tmp_path: Path, target: HttpTarget, monkeypatch: pytest.MonkeyPatch) 
         """)
     )
     return path
+
+
+@pytest.fixture
+def database(config: Path) -> str:
+    """The URL of the config's SQLite database, created at head."""
+    url = f"sqlite:///{config.parent}/escalatord.db"
+
+    async def create() -> None:
+        async with Store(url):
+            pass
+
+    asyncio.run(create())
+    return url

@@ -142,14 +142,14 @@ def test_check_reports_ok_and_critical_like_a_monitoring_plugin(config):
 
 def test_check_of_a_hung_target_times_out_and_an_unknown_name_is_named(config, target):
     """A target that never answers is CRITICAL "timed out after 300ms" (exit 2); an unknown
-    check name exits 1 naming it and the configured checks."""
+    check name exits 3 (UNKNOWN, like a monitoring plugin) naming it and the configured checks."""
     stuck = cli(config, "check", "web-stuck", check=False)
     assert stuck.returncode == 2, output(stuck)
     assert stuck.stdout.startswith("web-stuck: CRITICAL — timed out after 300ms")
     assert any(r.path == "/hang" for r in target.requests)
 
     unknown = cli(config, "check", "web-nope", check=False)
-    assert unknown.returncode == 1
+    assert unknown.returncode == 3
     assert unknown.stdout == ""
     assert "no check named 'web-nope'" in unknown.stderr
     assert "web-down, web-stuck, web-up" in unknown.stderr
@@ -158,7 +158,7 @@ def test_check_of_a_hung_target_times_out_and_an_unknown_name_is_named(config, t
 # ---- test-notify ----------------------------------------------------------------------------
 
 
-def test_test_notify_delivers_a_test_event_to_the_webhook(config, target):
+def test_test_notify_delivers_a_test_event_to_the_webhook(config, target, database):
     """`test-notify hook` exits 0 and the sink receives a version-1 payload with event "test",
     sent with the secret header from the environment."""
     proc = cli(config, "test-notify", "hook", check=False)
@@ -173,7 +173,7 @@ def test_test_notify_delivers_a_test_event_to_the_webhook(config, target):
     assert SECRET not in output(proc)
 
 
-def test_test_notify_reports_a_failing_sink_and_an_unknown_notifier(config, target):
+def test_test_notify_reports_a_failing_sink_and_an_unknown_notifier(config, target, database):
     """A sink answering 500 makes `test-notify` exit 1 with the status and the reply; an
     unknown notifier exits 1 listing the configured ones."""
     broken = cli(config, "test-notify", "broken", check=False)

@@ -26,6 +26,7 @@ from escalatord.escalation.policy import snapshot
 from escalatord.escalation.rules import Decision
 from escalatord.incidents import service
 from escalatord.notify.dispatcher import Dispatcher
+from escalatord.store.db import Store
 from tests.support.http_target import HttpTarget
 
 PACKAGE = Path(__file__).parents[1] / "plugins" / "escalatord-notify-example"
@@ -150,6 +151,8 @@ async def test_test_notify_uses_the_plugin(installed, gateway, tmp_path):
     through it."""
     config = tmp_path / "escalatord.toml"
     config.write_text(f'[daemon]\ndatabase = "sqlite:///{tmp_path}/e.db"\n' + config_text(gateway))
+    async with Store(f"sqlite:///{tmp_path}/e.db"):
+        pass  # the database, as `escalatord run` leaves it: test-notify does not create one
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(installed)}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,

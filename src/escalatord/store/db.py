@@ -2,6 +2,7 @@
 
     store = Store("sqlite:////var/lib/escalatord/escalatord.db")
     await store.open()                        # creates the directory, migrates to head
+    Store(url, create=False)                  # the CLI: a missing database is an error
     async with store.write() as conn:         # one write transaction, committed on exit
         await conn.execute(...)
     async with store.read() as conn:          # read-only; writing through it is an error
@@ -129,10 +130,15 @@ class Store:
 
     `Store(url)` checks the URL (StoreError if unsupported) but connects only in `open()`.
     Also an async context manager: `async with Store(url) as store: ...`.
+
+    `create=False` (every command but `run`): `open()` refuses a database that does not exist
+    (a missing SQLite file, or a database without escalatord's tables) instead of creating it,
+    so a wrong path is reported, not answered from a new empty database.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
         self.url = url
+        self.create = create
         self.masked_url = mask_url(url)
         self._url = async_url(url)
         self._writer: AsyncEngine | None = None
@@ -157,7 +163,8 @@ class Store:
         """Connect, creating the SQLite file and its directory if missing, and migrate to head.
 
         Raises StoreError, naming the URL and the fix, when the database cannot be opened or
-        migrated. Opening a database already at head changes nothing.
+        migrated, or (with `create=False`) does not exist. Opening a database already at head
+        changes nothing.
         """
         if self._writer is not None:
             return
@@ -291,6 +298,8 @@ class Store:
                 f"cannot open database {self.masked_url}: {path} is a directory. "
                 f"Fix: give a file path in [daemon] database, e.g. sqlite:///{path}/escalatord.db"
             )
+        if not self.create and not path.exists():
+            raise StoreError(self._missing(f"there is no database at {path}"))
         path.parent.mkdir(parents=True, exist_ok=True)
 
     async def _migrate(self) -> None:
@@ -299,6 +308,10 @@ class Store:
             found = await conn.run_sync(schema.revisions)
         if found == (schema.HEAD_REVISION,):
             return  # at head: nothing to do, and no need to import Alembic
+        if found is None and not self.create:
+            raise StoreError(
+                self._missing(f"the database {self.masked_url} has none of escalatord's tables")
+            )
         if found is None and await self._locked(schema.create_at_head):
             return
         known, heads = schema.known_revisions()
@@ -353,6 +366,13 @@ class Store:
         if self._url.password:  # as written in the URL (percent-encoded) or as the driver saw it
             reason = Redactor([str(self._url.password)], min_length=1)(reason)
         return reason
+
+    def _missing(self, what: str) -> str:
+        """The refusal of a database that does not exist (`create=False`), with the fix."""
+        return (
+            f"{what}. Fix: start the daemon once with `escalatord run` (it creates the "
+            f"database), or check [daemon] database (now {self.masked_url}) in the config"
+        )
 
     def _cannot_open(self, exc: BaseException) -> str:
         reason = self._reason(exc)
