@@ -17,7 +17,7 @@ from escalatord.redaction import forms
 from escalatord.store.db import Store
 from tests.support.cli_output import output
 from tests.support.daemon import DaemonProcess, cli, free_port, wait_until
-from tests.support.echo_sink import EchoSink
+from tests.support.http_target import HttpTarget, Reply
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +32,7 @@ def leaked(text: str) -> list[str]:
     return [s for s in SECRETS for f in (*forms(s), quote(s), quote_plus(s)) if f in text]
 
 
-def write_config(tmp_path: Path, sink: EchoSink, port: int, check_url: str) -> Path:
+def write_config(tmp_path: Path, sink: HttpTarget, port: int, check_url: str) -> Path:
     config = tmp_path / "escalatord.toml"
     url = f"{sink.url('/hook/${HOOK_PATH}')}?token=${{HOOK_TOKEN}}&key={LITERAL_KEY}"
     config.write_text(
@@ -93,39 +93,47 @@ def env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 @pytest.fixture
-def down() -> Iterator[EchoSink]:
+def down() -> Iterator[HttpTarget]:
     """The checked service: answers 500 to everything."""
-    with EchoSink(500) as sink:
-        yield sink
+    with HttpTarget() as target:
+        target.respond(500, "down")
+        yield target
 
 
-def test_test_notify_masks_url_secrets_echoed_by_the_receiver(tmp_path, env, down):
+@pytest.fixture
+def sink() -> Iterator[HttpTarget]:
+    """The webhook receiver: refuses with 400, echoing the request in its error body."""
+    with HttpTarget() as target:
+        target.respond(400, echo=True)
+        yield target
+
+
+def test_test_notify_masks_url_secrets_echoed_by_the_receiver(tmp_path, env, down, sink):
     """`test-notify` against a receiver that answers 400 echoing the request prints the status
     and the echoed request line with *** for every query value and the ${ENV} path token."""
-    with EchoSink(400) as sink:
-        config = write_config(tmp_path, sink, free_port(), down.url("/health"))
-        create_database(tmp_path)
-        proc = cli(config, "test-notify", "hook", check=False)
-    assert sink.requests, "the receiver got nothing"
-    assert QUERY_TOKEN.split("+")[0] in sink.requests[0], "the token was not sent"
+    config = write_config(tmp_path, sink, free_port(), down.url("/health"))
+    create_database(tmp_path)
+    proc = cli(config, "test-notify", "hook", check=False)
+    [request] = sink.requests
+    assert PATH_TOKEN in request.path and LITERAL_KEY in request.path, "the tokens were not sent"
     assert proc.returncode == 1, output(proc)
     assert "answered 400 Bad Request" in proc.stderr
     assert "POST /hook/***?token=***&key=*** HTTP/1.1" in proc.stderr
     assert leaked(output(proc)) == []
 
 
-def test_daemon_log_timeline_and_outbox_mask_url_secrets(tmp_path, env, down):
+def test_daemon_log_timeline_and_outbox_mask_url_secrets(tmp_path, env, down, sink):
     """A page refused with 503 then 400, each echoing the request, is retried and then failed;
     the daemon's log, the incident timeline and the outbox row say so with *** for the
     tokens."""
     port = free_port()
-    with EchoSink(503, 400) as sink:
-        config = write_config(tmp_path, sink, port, down.url("/health"))
-        daemon = DaemonProcess(config, port, tmp_path / "daemon.log", env=env).start()
-        try:
-            wait_until(lambda: "notify_failed" in daemon.logs(), 30, "the page to fail")
-        finally:
-            assert daemon.stop() == 0
+    sink.then(Reply(503, echo=True))
+    config = write_config(tmp_path, sink, port, down.url("/health"))
+    daemon = DaemonProcess(config, port, tmp_path / "daemon.log", env=env).start()
+    try:
+        wait_until(lambda: "notify_failed" in daemon.logs(), 30, "the page to fail")
+    finally:
+        assert daemon.stop() == 0
     assert len(sink.requests) == 2, sink.requests
     log = daemon.logs()
     with sqlite3.connect(tmp_path / "escalatord.db") as db:

@@ -2,7 +2,9 @@
 
 It runs in its own thread (so it serves async tests, sync tests and daemons in subprocesses
 alike), binds port 0, records every request, and answers as `respond` says: a status, a body,
-headers, a delay, or `hang` (accept and never answer). Use it as a context manager.
+headers, a delay, `hang` (accept and never answer), or `echo`: the request in the body, as
+careless receivers put it in their errors (request line, headers, the full URL and the query
+parsed). Use it as a context manager.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass
@@ -22,6 +25,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     hang: bool = False
+    echo: bool = False  # the body: the request, echoed (see the module docstring)
 
 
 @dataclass(frozen=True)
@@ -77,12 +81,24 @@ class HttpTarget:
                 if reply.delay:
                     time.sleep(reply.delay)
                 data = reply.body.encode() if isinstance(reply.body, str) else reply.body
+                if reply.echo:
+                    data = self._echo()
                 self.send_response(reply.status)
                 for k, v in reply.headers.items():
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _echo(self) -> bytes:
+                host = self.headers.get("Host", "")
+                echo = {
+                    "request": self.requestline,
+                    "url": f"http://{host}{self.path}",
+                    "query": parse_qs(urlsplit(self.path).query),
+                    "headers": dict(self.headers.items()),
+                }
+                return (self.requestline + "\n" + json.dumps(echo)).encode()
 
             do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _serve
 
@@ -116,9 +132,10 @@ class HttpTarget:
         headers: dict[str, str] | None = None,
         delay: float = 0.0,
         hang: bool = False,
+        echo: bool = False,
     ) -> None:
         """Set the reply for `path` (or for every path without its own reply)."""
-        reply = Reply(status, body, headers or {}, delay, hang)
+        reply = Reply(status, body, headers or {}, delay, hang, echo)
         with self._lock:
             if path is None:
                 self._default = reply
