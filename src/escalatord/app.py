@@ -20,6 +20,7 @@ import uvicorn
 
 from escalatord import plugins
 from escalatord.api.app import build as build_api
+from escalatord.api.connections import ConnectionGuard, warn_if_few_files
 from escalatord.checks.base import Check, CheckConfig, CheckContext
 from escalatord.checks.icmp_mode import pings
 from escalatord.config.model import Config
@@ -81,6 +82,10 @@ class App:
         self._server: _Server | None = None
         self.traps: TrapReceiver | None = None  # [traps]: the SNMP trap receiver
         self.probes: ProbePool | None = None  # [daemon] probe_workers: worker processes
+        # The API's header deadline and connection cap (api/connections.py), changed by reload.
+        self.connections = ConnectionGuard(
+            config.daemon.header_timeout.total_seconds(), config.daemon.max_connections
+        )
 
     async def start(self) -> None:
         """Open the store (migrating it), build everything, start checks, ticks and the API."""
@@ -128,6 +133,7 @@ class App:
         if silent := unheard(config.checks, config.traps):
             log.warning("traps_not_received", checks=silent, hint="add [traps] (docs/traps.md)")
         _warn_rules(config)
+        warn_if_few_files(config.daemon.max_connections)
         self._server = _Server(
             uvicorn.Config(
                 build_api(self),
@@ -135,6 +141,7 @@ class App:
                 port=config.daemon.listen_port,
                 lifespan="off",
                 ws="none",  # no websocket routes: not importing the implementations saves ~25 ms
+                http=self.connections.protocol(),
                 access_log=False,
                 log_config=None,
                 server_header=False,
@@ -183,6 +190,8 @@ class App:
                     key=f"daemon.{key}",
                     hint="this setting takes effect after a restart",
                 )
+        self.connections.header_timeout = new.daemon.header_timeout.total_seconds()
+        self.connections.max_connections = new.daemon.max_connections
         old_notifiers = self.notifiers
         notifiers = {}
         for cfg in new.notifiers:

@@ -176,6 +176,8 @@ def prometheus_text(app: App) -> str:
     if app.traps is not None:  # SNMP traps (traps/receiver.py)
         for name, kind, help_, samples in app.traps.metrics():
             metric(name, kind, help_, samples)
+    for name, kind, help_, samples in app.connections.metrics():  # api/connections.py
+        metric(name, kind, help_, samples)
     cpu = os.times()
     metric(
         "process_cpu_seconds_total",

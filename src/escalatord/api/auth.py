@@ -46,7 +46,8 @@ def token_matches(given: str, allowed: Iterable[str]) -> bool:
     close either.
     """
     found = False
-    given_bytes = given.encode()
+    # A lone surrogate (a JSON "\\ud800") has no UTF-8 form; passed through, it matches nothing.
+    given_bytes = given.encode("utf-8", "surrogatepass")
     for token in allowed:
         found |= hmac.compare_digest(given_bytes, token.encode())
     return found

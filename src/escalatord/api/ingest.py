@@ -6,12 +6,17 @@ or updates an incident, `resolved` resolves it. Labels become the incident's lab
 `ingest = "alertmanager"`), the `alertname` label is the name rules see as "check", and the
 annotations `summary`/`description` and `runbook_url` become the summary and runbook.
 The `severity` label picks the status rules match: warning/warn/info/low → warning, anything
-else → critical. Authentication: a bearer token from `[api] write_tokens`.
+else → critical. Authentication: a bearer token from `[api] write_tokens`. Alerts are judged
+one by one: a bad alert (a missing field, a label that is not text) is rejected, named in the
+reply's `rejected` and in the log, and the valid alerts of the same batch are raised, so
+Alertmanager does not resend a batch for ever over one alert. Only a batch with no valid
+alert is a 400.
 
 `POST /api/v1/events/pagerduty` takes PagerDuty Events API v2 events (`routing_key`,
 `event_action` trigger/acknowledge/resolve, `dedup_key`, `payload.summary/source/severity`),
 so anything that can page PagerDuty can page escalatord. The routing key must be one of
-`[api] routing_keys` (or the request carries a write token). `payload.source` is the name
+`[api] routing_keys` (or the request carries a write token, checked before the body is read;
+a body that cannot be read, so has no key to check, is a 400). `payload.source` is the name
 rules see; labels are `ingest = "pagerduty"`, `source`, `severity` and, when given,
 `component`, `group` and `class`. The reply is PagerDuty's: 202 with the `dedup_key`.
 """
@@ -23,25 +28,21 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any, Literal
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from escalatord.api.auth import (
-    BodyTooLarge,
-    bearer,
-    error,
-    read_body,
-    require_write_token,
-    token_matches,
-)
+from escalatord.api.auth import bearer, error, require_write_token, token_matches
+from escalatord.api.body import BadBody, problem, read_json
 from escalatord.checks.base import Status
 from escalatord.escalation.engine import ExternalAlert
 
 if TYPE_CHECKING:
     from escalatord.app import App
 
+log = structlog.get_logger("escalatord.api")
 NAME_MAX = 200  # the incidents.check column
 WARNING_SEVERITIES = {"warning", "warn", "info", "informational", "low", "minor"}
 
@@ -59,9 +60,8 @@ class AmAlert(_Lenient):
     fingerprint: str = ""
 
 
-class AmPayload(_Lenient):
-    alerts: list[AmAlert]
-    receiver: str = ""
+class AmBatch(_Lenient):
+    alerts: list[Any]  # each judged on its own (judge_alerts): one bad alert spoils no other
 
 
 class PdPayload(_Lenient):
@@ -81,11 +81,12 @@ class PdEvent(_Lenient):
     client: str | None = None
 
 
-def problems(exc: ValidationError) -> list[str]:
-    """Readable validation errors: `alerts[2].status: Input should be 'firing' or 'resolved'`."""
+def problems(exc: ValidationError, prefix: str = "") -> list[str]:
+    """Readable validation errors: `alerts[2].status: Input should be 'firing' or 'resolved'`
+    (`prefix` names what was validated, e.g. `alerts[2]`)."""
     out = []
     for err in exc.errors(include_url=False, include_context=False, include_input=False):
-        path = ""
+        path = prefix
         for part in err["loc"]:
             path += f"[{part + 1}]" if isinstance(part, int) else (f".{part}" if path else part)
         out.append(f"{path or 'body'}: {err['msg']}")
@@ -96,9 +97,27 @@ def status_of(severity: str | None) -> Status:
     return Status.WARNING if (severity or "").lower() in WARNING_SEVERITIES else Status.CRITICAL
 
 
-def alertmanager_alerts(payload: AmPayload) -> list[ExternalAlert]:
+def judge_alerts(items: list[Any]) -> tuple[list[AmAlert], list[dict[str, Any]]]:
+    """The valid alerts of a batch, and one `{"alert": n, "reason": …}` per rejected one (n
+    counts from 1; the reason names the field, and quotes no string that is not text, so it
+    is safe to log and to echo)."""
+    valid, rejected = [], []
+    for n, item in enumerate(items, 1):
+        where = f"alerts[{n}]"
+        found = problem(item, where)
+        if found is None:
+            try:
+                valid.append(AmAlert.model_validate(item))
+                continue
+            except ValidationError as exc:
+                found = "; ".join(problems(exc, where)[:5])
+        rejected.append({"alert": n, "reason": found})
+    return valid, rejected
+
+
+def alertmanager_alerts(alerts: list[AmAlert]) -> list[ExternalAlert]:
     out = []
-    for alert in payload.alerts:
+    for alert in alerts:
         labels = {**alert.labels, "ingest": "alertmanager"}
         name = (alert.labels.get("alertname") or "alertmanager-alert")[:NAME_MAX]
         fingerprint = (
@@ -151,17 +170,6 @@ def pagerduty_alert(event: PdEvent, dedup_key: str) -> ExternalAlert:
     )
 
 
-async def _json(request: Request) -> Any | JSONResponse:
-    try:
-        raw = await read_body(request)
-    except BodyTooLarge:
-        return error(413, "the body is larger than 1 MiB")
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return error(400, f"the body is not valid JSON: {exc}")
-
-
 def routes(app: App) -> list[Route]:
     """The ingest routes, bound to a running App."""
 
@@ -169,35 +177,46 @@ def routes(app: App) -> list[Route]:
         refused = require_write_token(request, app.config.api.write_tokens, "alert ingest")
         if refused is not None:
             return refused
-        data = await _json(request)
-        if isinstance(data, JSONResponse):
-            return data
+        try:  # strings are judged per alert: a bad one must not refuse the whole batch
+            data = await read_json(request, text=False)
+        except BadBody as exc:
+            return exc.response
         try:
-            payload = AmPayload.model_validate(data)
+            batch = AmBatch.model_validate(data)
         except ValidationError as exc:
             found = problems(exc)
             return error(400, "not an Alertmanager webhook payload: " + "; ".join(found[:5]))
-        outcomes = await app.engine.on_alerts(alertmanager_alerts(payload))
+        alerts, rejected = judge_alerts(batch.alerts)
+        for bad in rejected:
+            log.warning("alert_rejected", ingest="alertmanager", **bad)
+        if rejected and not alerts:
+            reasons = "; ".join(r["reason"] for r in rejected[:5])
+            return error(400, f"no valid alert in the batch: {reasons}", rejected=rejected)
+        outcomes = await app.engine.on_alerts(alertmanager_alerts(alerts))
         counts: dict[str, int] = {}
         for done in outcomes:
             counts[done.outcome] = counts.get(done.outcome, 0) + 1
         incidents = sorted({str(o.incident) for o in outcomes if o.incident is not None})
-        return JSONResponse({"received": len(outcomes), **counts, "incidents": incidents})
+        reply: dict[str, Any] = {"received": len(batch.alerts), **counts, "incidents": incidents}
+        if rejected:
+            reply["rejected"] = rejected
+        return JSONResponse(reply)
 
     async def pagerduty(request: Request) -> JSONResponse:
-        data = await _json(request)
-        if isinstance(data, JSONResponse):
-            return data
         api = app.config.api
         if not api.routing_keys and not api.write_tokens:
             return error(
                 403,
                 "event ingest is off: set [api] routing_keys (or write_tokens) in the config",
             )
+        token = bearer(request)  # the header's credential is checked before the body is read
+        by_token = token is not None and token_matches(token, api.write_tokens)
+        try:
+            data = await read_json(request)
+        except BadBody as exc:
+            return exc.response
         key = data.get("routing_key") if isinstance(data, dict) else None
         key = key if isinstance(key, str) and key else None
-        token = bearer(request)
-        by_token = token is not None and token_matches(token, api.write_tokens)
         by_key = key is not None and token_matches(key, api.routing_keys)
         if not (by_token or by_key):
             if token is None and key is None:

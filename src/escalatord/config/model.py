@@ -12,7 +12,14 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from escalatord.checks.base import CheckConfig
 from escalatord.config.types import Duration, Strict, positive_timeout
@@ -24,6 +31,10 @@ ProblemStatus = Literal["warning", "critical", "unknown"]
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 ACK_SECRET_MIN = 16
 MAX_PROBE_WORKERS = 64
+# Each connection to the API is a file descriptor, from the same budget as the checks' sockets
+# (the systemd unit's LimitNOFILE=65536).
+MAX_CONNECTIONS = 10_000
+HEADER_TIMEOUT_RANGE = (timedelta(seconds=1), timedelta(minutes=5))
 
 
 class DaemonConfig(Strict):
@@ -41,6 +52,32 @@ class DaemonConfig(Strict):
     ack_ttl: Duration = timedelta(hours=24)  # how long an ack link in a page stays valid
     # Worker processes that run the active checks' probes (monitor/probes.py); 0: in-process.
     probe_workers: int = 0
+    # The HTTP API's connections (api/connections.py): a connection that has not sent its
+    # request headers within header_timeout is closed; past max_connections open ones, the
+    # slowest waiting one makes room for a newcomer, else the newcomer is answered 503.
+    header_timeout: Duration = timedelta(seconds=10)
+    max_connections: int = 1024
+
+    @field_validator("header_timeout")
+    @classmethod
+    def _header_timeout(cls, value: timedelta) -> timedelta:
+        low, high = HEADER_TIMEOUT_RANGE
+        if not low <= value <= high:
+            raise ValueError(
+                'header_timeout must be from "1s" to "5m", e.g. header_timeout = "10s": a real '
+                "client sends its request headers at once, even over a slow link"
+            )
+        return value
+
+    @field_validator("max_connections")
+    @classmethod
+    def _max_connections(cls, value: int) -> int:
+        if not 1 <= value <= MAX_CONNECTIONS:
+            raise ValueError(
+                f"max_connections must be 1 to {MAX_CONNECTIONS}, got {value}; the default, "
+                "1024, is far more than Alertmanager, heartbeats and dashboards need at once"
+            )
+        return value
 
     @field_validator("ack_secret")
     @classmethod
@@ -153,12 +190,13 @@ class ApiConfig(Strict):
 
     @field_validator("write_tokens", "read_tokens", "routing_keys")
     @classmethod
-    def _strong(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        # Values are never quoted back: they are secrets.
-        for index, token in enumerate(value, 1):
+    def _strong(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        # Values are never quoted back: they are secrets. Indexes count from 0 (loader.py).
+        for index, token in enumerate(value):
             if len(token.strip()) < TOKEN_MIN:
                 raise ValueError(
-                    f"item {index} is shorter than {TOKEN_MIN} characters; make tokens with "
+                    f"{info.field_name}[{index}] is shorter than {TOKEN_MIN} characters; "
+                    "make tokens with "
                     "`openssl rand -hex 16`"
                 )
         return tuple(t.strip() for t in value)
