@@ -96,7 +96,7 @@ def test_check_config_lists_every_problem_and_hides_secrets(tmp_path, monkeypatc
     expected = {
         "daemon.colour": "unknown key",
         "check[a].interval": "invalid duration",
-        "policy[ops].level[1].notify": "unknown notifier 'nobody'",
+        "policy[ops].level[0].notify": "unknown notifier 'nobody'",
         "check[a].depends_on": "dependency cycle: a -> b -> a",
         "notifier[hook].timeout": "invalid duration",
     }

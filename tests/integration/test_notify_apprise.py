@@ -94,7 +94,7 @@ def test_urls_apprise_does_not_know_are_config_errors(caplog):
         load_text(text)
     [problem] = caught.value.problems
     assert problem.path == "notifier[chat].urls"
-    assert "urls[2] (scheme 'nosuchservice')" in problem.message
+    assert "urls[1] (scheme 'nosuchservice')" in problem.message
     assert "secret-token" not in str(caught.value) and "secret-token" not in caplog.text
 
 

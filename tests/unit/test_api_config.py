@@ -35,7 +35,7 @@ def test_short_token_is_refused_without_showing_it():
         load_text('[api]\nwrite_tokens = ["${W}"]\n', env={"W": "hunter2hunter2"})
     (problem,) = caught.value.problems
     assert problem.path == "api.write_tokens"
-    assert "item 1 is shorter than 16 characters" in problem.message
+    assert "write_tokens[0] is shorter than 16 characters" in problem.message
     assert "hunter2" not in str(caught.value)
 
 

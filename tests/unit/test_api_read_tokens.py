@@ -35,5 +35,5 @@ def test_short_read_token_is_refused_without_showing_it():
         load_text('[api]\nread_tokens = ["${R}"]\n', env={"R": "hunter2hunter2"})
     (problem,) = caught.value.problems
     assert problem.path == "api.read_tokens"
-    assert "item 1 is shorter than 16 characters" in problem.message
+    assert "read_tokens[0] is shorter than 16 characters" in problem.message
     assert "hunter2" not in str(caught.value)

@@ -135,7 +135,7 @@ def test_every_problem_is_reported_at_once():
         "defaults.retries",
         "check[web].host",
         "rule[r].severity",
-        "policy[p].level[1].after",
+        "policy[p].level[0].after",
         "notifier[hook].colour",
     }
     assert all(p.file == "main.toml" for p in found)
@@ -180,7 +180,7 @@ def test_empty_glob_is_fine_but_a_missing_plain_include_is_not(tmp_path):
     assert len(load(main, env={}).checks) == 1
     write(main, 'include = ["missing.toml"]\n' + GOOD)
     [found] = problems_of(main)
-    assert found.path == "include[1]" and "missing.toml does not exist" in found.message
+    assert found.path == "include[0]" and "missing.toml does not exist" in found.message
 
 
 def test_include_cycle_is_reported_and_nested_includes_resolve_from_their_dir(tmp_path):
@@ -223,7 +223,7 @@ def test_unset_or_malformed_variable_names_key_and_variable():
     found = problems(text.replace('"hq"', '"${1X}"').replace('"0m"', '"${"'))
     assert [(p.path, p.message.split(":")[0]) for p in found] == [
         ("check[web].labels.site", "invalid ${...}"),
-        ("policy[p].level[1].after", 'unclosed "${"'),
+        ("policy[p].level[0].after", 'unclosed "${"'),
         ("notifier[hook].url", "environment variable HOOK_URL is not set"),
     ]
 
@@ -297,9 +297,9 @@ def test_unknown_or_missing_type_lists_known_types():
 
 
 def test_unnamed_item_is_labelled_by_its_index_in_its_file():
-    """An item without a usable name is pointed at by its position in its file."""
+    """An item without a usable name is pointed at by its position in its file, from #0."""
     found = problems(GOOD + '[[check]]\ntype = "fake"\nhost = "h"\n')
-    assert paths(found) == ["check[#2].name"]
+    assert paths(found) == ["check[#1].name"]
 
 
 def test_duplicate_names_across_files(tmp_path):
@@ -317,7 +317,7 @@ def test_duplicate_names_across_files(tmp_path):
         "policy[p].name",
         "notifier[hook].name",
     ]
-    assert f"already used by [[check]] #1 in {main}" in found[0].message
+    assert f"already used by [[check]] #0 in {main}" in found[0].message
 
 
 def test_dangling_references():
@@ -336,7 +336,7 @@ def test_dangling_references():
         ("check[web].depends_on", "a check cannot depend on itself"),
         ("check[web].depends_on", "unknown check 'ghost'; defined check names: web"),
         ("rule[all].policy", "unknown policy 'nope'; defined policy names: p"),
-        ("policy[p].level[2].notify", "unknown notifier 'pager'; defined notifier names: hook"),
+        ("policy[p].level[1].notify", "unknown notifier 'pager'; defined notifier names: hook"),
     ]
 
 

@@ -18,7 +18,7 @@ def test_page_title_has_severity_and_title():
 @pytest.mark.parametrize(
     ("event", "level", "title"),
     [
-        (Event.ESCALATED, 1, "[CRITICAL] Escalated (level 2): hl7-adt-feed is CRITICAL"),
+        (Event.ESCALATED, 1, "[CRITICAL] Escalated (level 1): hl7-adt-feed is CRITICAL"),
         (Event.REMINDER, 0, "[CRITICAL] Reminder: hl7-adt-feed is CRITICAL"),
         (Event.RESOLVED, 1, "[RESOLVED] hl7-adt-feed is CRITICAL"),
         (Event.CLOSED, 0, "[CLOSED] hl7-adt-feed is CRITICAL"),

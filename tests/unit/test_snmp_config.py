@@ -106,11 +106,11 @@ def test_mib_names_resolve_and_unknown_ones_name_the_key_and_the_fix():
         """
     )
     assert any(
-        p.startswith("check[core].oids[2]: unknown object IF-MIB::ifOperstatus")
+        p.startswith("check[core].oids[1]: unknown object IF-MIB::ifOperstatus")
         and "did you mean ifOperStatus" in p
         for p in found
     ), found
-    assert any(p.startswith("check[core].oids[3]: unknown MIB 'NOPE-MIB'") for p in found)
+    assert any(p.startswith("check[core].oids[2]: unknown MIB 'NOPE-MIB'") for p in found)
 
 
 @pytest.mark.parametrize(

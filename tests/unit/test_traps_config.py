@@ -73,7 +73,7 @@ def test_communities_are_required_and_never_echoed():
     assert problems("[traps]\n")["traps.communities"] == "required key is missing"
     assert "at least one community" in problems("[traps]\ncommunities = []\n")["traps.communities"]
     found = problems('[traps]\ncommunities = ["${C}"]\n', env={"C": "sec\tret-value"})
-    assert "item 1 must be printable ASCII" in found["traps.communities"]
+    assert "communities[0] must be printable ASCII" in found["traps.communities"]
     assert "ret-value" not in str(found)
 
 
@@ -114,11 +114,11 @@ def test_snmp_trap_keys_resolve_mib_names_to_numeric_oids():
 @pytest.mark.parametrize(
     ("keys", "path", "expected"),
     [
-        ({"trap_oids": '["FOO-MIB::fanFail"]'}, "trap_oids", "trap_oids[1]: unknown MIB 'FOO-MIB'"),
+        ({"trap_oids": '["FOO-MIB::fanFail"]'}, "trap_oids", "trap_oids[0]: unknown MIB 'FOO-MIB'"),
         ({"trap_oids": '["SNMPv2-MIB::coldstart"]'}, "trap_oids", "did you mean coldStart?"),
         ({"trap_oids": '["linkDown"]'}, "trap_oids", "'linkDown' is not an OID"),
         ({"trap_oids": "[]"}, "trap_oids", "at least 1 item"),
-        ({"clear_oids": '["1.2.3.x"]'}, "clear_oids", "clear_oids[1]: '1.2.3.x' is not an OID"),
+        ({"clear_oids": '["1.2.3.x"]'}, "clear_oids", "clear_oids[0]: '1.2.3.x' is not an OID"),
         ({"match_varbinds": '{ "sysName" = "x" }'}, "match_varbinds", "match_varbinds: 'sysName'"),
         ({"match_varbinds": '{ "IF-MIB::ifIndex" = "3" }'}, "match_varbinds", "add the row index"),
         ({"host": '"router.example.org"'}, "host", "IP address the traps come from"),

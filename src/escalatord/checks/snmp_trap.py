@@ -51,7 +51,7 @@ def canonical_address(text: str) -> str | None:
 
 def _oid_list(key: str, value: tuple[str, ...]) -> tuple[str, ...]:
     out = []
-    for index, text in enumerate(value, 1):
+    for index, text in enumerate(value):  # from 0, as every index in config/loader.py
         try:
             out.append(oids.resolve(text))
         except ValueError as exc:

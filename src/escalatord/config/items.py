@@ -19,7 +19,7 @@ class Item:
     kind: str  # "daemon", "defaults", "check", "rule", "policy" or "notifier"
     file: str
     base: str  # the directory relative paths in it start from
-    index: int  # 1-based position among its file's items of this kind
+    index: int  # position among its file's items of this kind, from 0 like every index shown
     label: str  # "daemon", "check[web]" or "check[#3]"
     data: dict[str, Any]
 
@@ -59,7 +59,7 @@ def cross_check(items: list[Item], at: Callable[[Item, str, str], None]) -> None
         if item.kind == "rule":
             refs.append(("policy", unknown("policy", item.data.get("policy"))))
         elif item.kind == "policy":
-            for index, level in enumerate(item.list("level"), 1):
+            for index, level in enumerate(item.list("level")):
                 notify = level.get("notify") if isinstance(level, dict) else None
                 for name in notify if isinstance(notify, list) else ():
                     refs.append((f"level[{index}].notify", unknown("notifier", name)))

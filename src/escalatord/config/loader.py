@@ -17,11 +17,12 @@ frozen `Config` or raises `ConfigError` listing EVERY problem found (file, key p
    model, checks and notifiers by their type's model from `escalatord.plugins`.
 6. Cross-references: duplicate names, unknown policies/notifiers/dependencies, dependency cycles.
 
-Problem paths: `daemon.listen`, `check[web].max_loss`, `policy[p].level[1].notify`, and
-`check[#3]` for an item without a usable name (the third [[check]] of its file). Indexes count
-from 1, as a person counts blocks. Messages never hold a value: pydantic errors are formatted
-from `loc` and `msg` only, and every value taken from the environment or a secret file is also
-scrubbed from messages, in case a validator echoes its input.
+Problem paths: `daemon.listen`, `check[web].max_loss`, `policy[p].level[0].notify`, and
+`check[#2]` for an item without a usable name (the third [[check]] of its file). Indexes count
+from 0, as the webhook payload's `level` does: `level[0]` is the level that pages first.
+Messages never hold a value: pydantic errors are formatted from `loc` and `msg` only, and every
+value taken from the environment or a secret file is also scrubbed from messages, in case a
+validator echoes its input.
 """
 
 from __future__ import annotations
@@ -168,14 +169,14 @@ class _Loader:
                 self.problem(name, key, f"must be a table: write [{key}] on a line of its own")
             elif key in MAIN_ONLY:
                 data = self._substitute(value, name, key)
-                self.sections[key] = Item(key, name, base, 1, key, data)
+                self.sections[key] = Item(key, name, base, 0, key, data)
             elif key == "include" and not isinstance(value, list):
                 self.problem(name, key, 'must be a list of paths, e.g. ["conf.d/*.toml"]')
             elif key == "include":
                 includes = value
             else:
                 self._read_items(key, value, name, base)
-        for index, pattern in enumerate(includes, 1):
+        for index, pattern in enumerate(includes):
             path = f"include[{index}]"
             if isinstance(pattern, str) and pattern:
                 self._include(self._substitute(pattern, name, path), path, name, base, chain)
@@ -206,7 +207,7 @@ class _Loader:
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             self.problem(name, kind, f"must be an array of tables: write [[{kind}]] for each one")
             return
-        for index, raw in enumerate(value, 1):
+        for index, raw in enumerate(value):
             label = f"{kind}[#{index}]"
             item_name = self._substitute(raw.get("name"), name, f"{label}.name")
             if isinstance(item_name, str) and item_name:
@@ -226,7 +227,7 @@ class _Loader:
         if isinstance(value, dict):
             return {k: self._substitute(v, file, f"{path}.{k}") for k, v in value.items()}
         if isinstance(value, list):
-            return [self._substitute(v, file, f"{path}[{i}]") for i, v in enumerate(value, 1)]
+            return [self._substitute(v, file, f"{path}[{i}]") for i, v in enumerate(value)]
         if not isinstance(value, str) or "$" not in value:
             return value
 

@@ -13,7 +13,8 @@ def keys(model: type[BaseModel]) -> list[str]:
 
 
 def loc_path(data: Any, loc: tuple[Any, ...]) -> str:
-    """`('level', 0, 'notify')` -> `level[1].notify`, following the data.
+    """`('level', 0, 'notify')` -> `level[0].notify`, following the data. Indexes count from 0,
+    as the webhook payload's `level` does.
 
     pydantic puts a type tag in the loc of each union member ("str", "tuple[str, ...]"): an
     element that is neither in the data nor a missing key at the end is such a tag: dropped.
@@ -21,7 +22,7 @@ def loc_path(data: Any, loc: tuple[Any, ...]) -> str:
     out, current = "", data
     for position, element in enumerate(loc):
         if isinstance(element, int):
-            out += f"[{element + 1}]"
+            out += f"[{element}]"
             ok = isinstance(current, list) and 0 <= element < len(current)
             current = current[element] if ok else None
         elif isinstance(current, dict) and (element in current or position == len(loc) - 1):

@@ -19,7 +19,7 @@ Unknown placeholders are config errors. Variables:
     owner           who owns the incident      runbook         the runbook link
     steps           numbered action steps, one per line
     ack_url         the acknowledge link ("" where there is none: test messages, resolved, ...)
-    incident_id     the incident number        level           policy level, counted from 1
+    incident_id     the incident number        level           policy level, from 0 (payload's)
     opened_at       "2024-05-17 08:30 UTC"     labels          "category=patient-care, site=hq"
     acknowledged_by who acknowledged it        key             the incident's dedup key
     affected        checks this root cause makes unreachable, "office-pc-1 (boston), ..."
@@ -175,7 +175,7 @@ def variables(notification: Notification) -> dict[str, str]:
         # Only pages ask for an acknowledgement; the link in an "acknowledged" would be dead.
         "ack_url": (incident.ack_url or "") if event in _PAGES else "",
         "incident_id": incident.id,
-        "level": str(notification.level + 1),
+        "level": str(notification.level),  # from 0, as in the payload, timeline and config
         "opened_at": opened,
         "labels": ", ".join(f"{k}={v}" for k, v in sorted(incident.labels.items())),
         "acknowledged_by": by,

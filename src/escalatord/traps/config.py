@@ -78,13 +78,14 @@ class TrapsConfig(Strict):
                 "or communities_file with one community a line; traps with any other "
                 "community are dropped"
             )
-        # Values are never quoted back: they are secrets.
-        for index, community in enumerate(value, 1):
+        # Values are never quoted back: they are secrets. Indexes count from 0 (config/loader.py).
+        for index, community in enumerate(value):
             text = community.get_secret_value()
+            where = f"communities[{index}]"
             if not text.strip():
-                raise ValueError(f"item {index} is empty; remove it or give the community")
+                raise ValueError(f"{where} is empty; remove it or give the community")
             if not text.isascii() or not text.isprintable():
-                raise ValueError(f"item {index} must be printable ASCII (no control characters)")
+                raise ValueError(f"{where} must be printable ASCII (no control characters)")
         return tuple(SecretStr(c.get_secret_value().strip()) for c in value)
 
     @property
