@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from escalatord.checks.base import Check, CheckConfig, Result, Status
+from escalatord.checks.base import Check, CheckConfig, Judged, Result, Status
 from escalatord.config.loader import load_text
 from escalatord.errors import InvalidTransition
 from escalatord.escalation.engine import Engine
@@ -137,7 +137,7 @@ class Passive(Check):
 
     async def evaluate(self, _store, now):
         await self.gate.wait()  # the signals were read; the verdict is not applied yet
-        return Result(Status.CRITICAL, "late", at=now), self.config
+        return Judged((Result(Status.CRITICAL, "late", at=now), self.config))
 
 
 async def test_a_ping_during_an_evaluation_is_applied_after_it(store, tmp_path):

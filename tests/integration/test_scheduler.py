@@ -116,3 +116,28 @@ async def test_run_now_and_shutdown_drain():
     sched2.run_now("q")
     await asyncio.sleep(0)
     assert await sched2.shutdown(0.05) == 1  # cut after the grace period
+
+
+async def test_run_at_moves_the_next_run_and_prompt_checks_start_within_a_second():
+    """A prompt (passive) check's first run comes within a second whatever its interval;
+    `run_at` moves a check's next run to a given moment, and a later call replaces it."""
+    runs = Recorder()
+    sched = CheckScheduler(runs, prompt=lambda name: name == "heartbeat")
+    began = time.monotonic()
+    # crc32 spreads these names to 30 s and 21 s of 60 s: without `prompt` and `run_at`
+    # neither would run during this test.
+    sched.set_checks([check("heartbeat", 60.0), check("deadline", 60.0)])
+    sched.start()
+    sched.run_at("deadline", timedelta(seconds=0.2))
+    await asyncio.sleep(1.2)
+    assert len(runs.starts.get("heartbeat", [])) == 1
+    assert runs.starts["heartbeat"][0] - began <= 1.1
+    assert len(runs.starts.get("deadline", [])) == 1
+    assert 0.2 <= runs.starts["deadline"][0] - began <= 1.1
+    sched.run_at("heartbeat", timedelta(seconds=0.1))
+    sched.run_at("deadline", timedelta(seconds=0.1))
+    sched.run_at("deadline", timedelta(seconds=30))  # the deadline moved later: no run now
+    await asyncio.sleep(0.5)
+    await sched.shutdown(1)
+    assert len(runs.starts["heartbeat"]) == 2
+    assert len(runs.starts["deadline"]) == 1

@@ -1,4 +1,5 @@
-"""The heartbeat check's pure core: config rules and `evaluate(signals, config, now)`."""
+"""The heartbeat check's pure core: config rules, `evaluate(signals, config, now)` and
+`wake_at` (when the verdict next changes by time alone)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from escalatord.checks.heartbeat import (
     Signal,
     Signals,
     evaluate,
+    wake_at,
 )
 
 T0 = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
@@ -175,8 +177,60 @@ def test_feed_counts_a_failure_once():
     """A failed run is fed when it arrives (with `failures` as retries), not again on schedule."""
     check = HeartbeatCheck(config(failures=2), CheckContext())
     failed = Signals(first_seen_at=T0, last_fail_at=T0, last_exit_code=1)
-    fed = check.feed(failed, T0, Signal.FAIL)
+    fed = check.feed(failed, T0, Signal.FAIL).fed
     assert fed is not None and fed[0].status is Status.CRITICAL and fed[1].retries == 2
-    assert check.feed(failed, T0 + m(1), None) is None
-    late = check.feed(failed, T0 + m(16), None)
+    again = check.feed(failed, T0 + m(1), None)
+    assert again.fed is None and again.wake == T0 + m(15)  # still judged late at its deadline
+    late = check.feed(failed, T0 + m(16), None).fed
     assert late is not None and late[0].status is Status.CRITICAL and late[1].retries == 1
+
+
+def test_wake_at_the_deadline_of_the_last_ping_or_schedule():
+    """The check is judged again at the last ping + every + grace, or at the next schedule
+    time + grace; once late, only a ping changes it."""
+    pinged = Signals(first_seen_at=T0, last_ping_at=T0 + m(3))
+    assert wake_at(pinged, config(), T0 + m(4)) == T0 + m(18)
+    assert wake_at(Signals(first_seen_at=T0), config(), T0) == T0 + m(15)
+    assert wake_at(pinged, config(), T0 + m(19)) is None
+    nightly = config(schedule="0 2 * * *", grace="30m")
+    ran = datetime(2026, 11, 26, 2, 5, tzinfo=UTC)
+    signals = Signals(first_seen_at=ran, last_ping_at=ran)
+    assert wake_at(signals, nightly, ran) == datetime(2026, 11, 27, 2, 30, tzinfo=UTC)
+
+
+def test_wake_at_the_end_of_max_runtime_for_a_run_in_progress():
+    """A started run is judged again when `max_runtime` ends (it holds lateness off until then)."""
+    started = Signals(first_seen_at=T0, last_ping_at=T0, last_start_at=T0 + m(5))
+    assert wake_at(started, config(max_runtime="30m"), T0 + m(6)) == T0 + m(35)
+    assert wake_at(started, config(max_runtime="30m"), T0 + m(36)) is None
+    assert wake_at(started, config(), T0 + m(6)) == T0 + m(15)  # no max_runtime: the deadline
+
+
+@given(
+    ping=st.none() | st.integers(min_value=0, max_value=3_000),
+    start=st.none() | st.integers(min_value=0, max_value=3_000),
+    fail=st.none() | st.integers(min_value=0, max_value=3_000),
+    now=st.integers(min_value=0, max_value=6_000),
+    between=st.floats(min_value=0, max_value=1),
+    max_runtime=st.sampled_from([None, "10m"]),
+)
+def test_the_verdict_changes_by_time_only_at_wake(ping, start, fail, now, between, max_runtime):
+    """Between `now` and `wake_at` the status stays what it is at `now`; just after the wake
+    it is late or overrun; without a wake it already is."""
+
+    def at(s: int | None) -> datetime | None:
+        return None if s is None else T0 + timedelta(seconds=s)
+
+    signals = Signals(first_seen_at=T0, last_ping_at=at(ping), last_start_at=at(start),
+                      last_fail_at=at(fail))  # fmt: skip
+    cfg = config(every="7m", grace="3m", max_runtime=max_runtime)
+    t = T0 + timedelta(seconds=max(now, ping or 0, start or 0, fail or 0))
+    wake = wake_at(signals, cfg, t)
+    timed = (Cause.LATE, Cause.OVERRUN)
+    if wake is None:
+        assert evaluate(signals, cfg, t).cause in timed
+        return
+    meanwhile = t + (wake - t) * between
+    assert evaluate(signals, cfg, meanwhile).status is evaluate(signals, cfg, t).status
+    assert evaluate(signals, cfg, wake).cause not in timed
+    assert evaluate(signals, cfg, wake + timedelta(microseconds=1)).cause in timed

@@ -207,13 +207,13 @@ async def test_trap_check_clears_on_schedule_once():
     check = SnmpTrapCheck(trap_config(clear_oids=[], clear_after="10m"), CheckContext())
     stored = CheckState(status=Status.CRITICAL, last_check_at=NOW - timedelta(minutes=11))
     check.resume(stored, NOW)
-    fed = await check.evaluate(None, NOW)  # type: ignore[arg-type]
+    fed = (await check.evaluate(None, NOW)).fed  # type: ignore[arg-type]
     assert fed is not None and fed[0].status is Status.OK and fed[1].retries == 1
-    assert await check.evaluate(None, NOW + timedelta(hours=1)) is None  # already cleared
+    assert (await check.evaluate(None, NOW + timedelta(hours=1))).fed is None  # already cleared
     (feed,) = route(Trap(ROUTER, POWER_FAIL), [check.config], [], NOW)
     check.noted(feed.result)
-    assert await check.evaluate(None, NOW + timedelta(minutes=9)) is None
-    assert await check.evaluate(None, NOW + timedelta(minutes=10)) is not None
+    assert (await check.evaluate(None, NOW + timedelta(minutes=9))).fed is None
+    assert (await check.evaluate(None, NOW + timedelta(minutes=10))).fed is not None
 
 
 def test_link_down_of_an_admin_down_interface_is_ok_as_its_poll_says():

@@ -6,7 +6,8 @@
 The token is the check's own (`token` or `token_file`), sent as `Authorization: Bearer …` or
 `?token=…`. A wrong token is refused (403) and changes nothing. A body is kept, cut to
 `BODY_LIMIT` bytes, and shown in the check's summary. The signal is stored first, then judged
-through the same state machine as every check result.
+through the same state machine as every check result; the check's next run moves to the new
+deadline, so silence after it is paged when the deadline passes.
 """
 
 from __future__ import annotations
@@ -77,15 +78,15 @@ def routes(app: App) -> list[Route]:
             signals = await heartbeats.record(
                 conn, name, signal, now, exit_code=exit_code, body=body
             )
-        fed = check.feed(signals, now, signal)
-        await app.monitor.on_passive(name, fed)
+        judged = check.feed(signals, now, signal)
+        await app.monitor.on_passive(name, judged.fed, wake=judged.wake)
         log.info("heartbeat", check=name, signal=signal.value, exit_code=exit_code)
         reply: dict[str, object] = {"check": name, "signal": signal.value}
         if exit_code is not None:
             reply["exit_code"] = exit_code
-        if fed is not None:
-            reply["status"] = fed[0].status.value
-            reply["summary"] = fed[0].summary
+        if judged.fed is not None:
+            reply["status"] = judged.fed[0].status.value
+            reply["summary"] = judged.fed[0].summary
         return JSONResponse(reply)
 
     methods = ["GET", "POST"]

@@ -23,6 +23,7 @@ from escalatord.config.types import Duration, Strict, format_duration, positive_
 
 if TYPE_CHECKING:
     from escalatord.checks.icmp_mode import IcmpMode
+    from escalatord.monitor.state import Params
 
 
 class Status(enum.StrEnum):
@@ -48,6 +49,20 @@ class Result:
     measurements: dict[str, float] = field(default_factory=dict)
     duration: float = 0.0  # seconds the probe took
     at: datetime | None = None  # when the probe finished (UTC); set by execute()
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What a passive check's judgement gives the monitor.
+
+    `fed`: the result to feed the state machine with its own settings, or None when there is
+    nothing new to count. `wake`: the instant after which the verdict changes by time alone
+    (a heartbeat's deadline), when the check must be judged again whatever its `interval`;
+    None when only a new signal can change it.
+    """
+
+    fed: tuple[Result, Params] | None
+    wake: datetime | None = None
 
 
 class CheckConfig(Strict):

@@ -10,7 +10,7 @@
     # max_runtime = "1h"          # a /start must be followed by success within this
     # failures = 1                # failed runs in a row (/fail, exit code > 0) before critical
     token_file = "/etc/escalatord/hl7-adt-feed.token"   # or token = "${HL7_TOKEN}"
-    # interval = "30s"            # how often lateness is judged (default: [defaults] interval)
+    # interval = "30s"            # how often the summary is refreshed (lateness is not polled)
 
 The job calls `POST /heartbeat/<check>` (or GET, for curl-only places) when it succeeds,
 `/start` when it begins, `/fail` or `/<exit-code>` when it ends; the token goes in
@@ -18,11 +18,15 @@ The job calls `POST /heartbeat/<check>` (or GET, for curl-only places) when it s
 the summary. Signals are stored, so a restart neither makes a healthy job look late nor a
 late one look healthy.
 
-The check is passive: nothing is probed. A signal is judged at once, and the scheduler runs
-the check every `interval` to judge lateness from the stored signals: `evaluate()` is a pure
-function of (signals, config, now). `grace` is the tolerance for lateness and overruns, so
-those are critical at once; `failures` says how many failed runs in a row make a failure
-real. `retries`, `retry_interval` and `recover_after` do not apply: a success ping recovers.
+The check is passive: nothing is probed. A signal is judged at once; lateness and overruns
+are judged at the instant they begin: every judgement (`feed`) also says when the verdict
+next changes by time alone (`wake_at`: the deadline, or the end of `max_runtime`), and the
+monitor runs the check then, on the same timer heap as every check. The run every `interval`
+only refreshes the summary ("last ping 4m ago"). `evaluate()` and `wake_at()` are pure
+functions of (signals, config, now), so after a restart the deadline follows from the
+stored signals. `grace` is the tolerance for lateness and overruns, so those are critical
+at once; `failures` says how many failed runs in a row make a failure real. `retries`,
+`retry_interval` and `recover_after` do not apply: a success ping recovers.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cronsim import CronSim, CronSimError
 from pydantic import Field, field_validator, model_validator
 
-from escalatord.checks.base import Check, CheckConfig, Result, Status
+from escalatord.checks.base import Check, CheckConfig, Judged, Result, Status
 from escalatord.config.types import Duration, format_duration
 from escalatord.monitor.state import Settings
 
@@ -176,24 +180,36 @@ def expected_after(config: HeartbeatConfig, ref: datetime) -> datetime:
     return nxt.astimezone(UTC)
 
 
+def deadline_of(signals: Signals, config: HeartbeatConfig, now: datetime) -> datetime:
+    """When the next ping is due at the latest (expected time + grace). Pure.
+
+    The next ping is expected `every` after the last finished run (or at the next `schedule`
+    time after it); a check that never heard from its job counts from when it was first seen
+    (or from `now`, before it is).
+    """
+    ref = signals.finished_at or signals.first_seen_at or now
+    expected = expected_after(config, ref)
+    # A schedule with no next time gives FAR_FUTURE, where adding grace would overflow.
+    return expected + config.grace if expected < FAR_FUTURE - config.grace else FAR_FUTURE
+
+
+def _running_since(signals: Signals) -> datetime | None:
+    """When the run in progress (a /start without an end after it) began; None if none."""
+    started, finished = signals.last_start_at, signals.finished_at
+    return started if started is not None and (finished is None or started > finished) else None
+
+
 def evaluate(signals: Signals, config: HeartbeatConfig, now: datetime) -> Verdict:
     """Judge the stored signals at `now`. Pure.
 
-    The next ping is expected `every` after the last finished run (or at the next `schedule`
-    time after it); a check that never heard from its job counts from when it was first seen.
-    Late means past that time plus `grace`. A run in progress (/start without an end) holds
-    lateness off only while `max_runtime` is set and not exceeded.
+    Late means past the deadline (`deadline_of`). A run in progress (/start without an end)
+    holds lateness off only while `max_runtime` is set and not exceeded.
     """
     finished = signals.finished_at
-    ref = finished or signals.first_seen_at or now
-    expected = expected_after(config, ref)
-    # A schedule with no next time gives FAR_FUTURE, where adding grace would overflow.
-    deadline = expected + config.grace if expected < FAR_FUTURE - config.grace else FAR_FUTURE
-    started = signals.last_start_at
-    running = started is not None and (finished is None or started > finished)
+    deadline = deadline_of(signals, config, now)
+    started = _running_since(signals)
     last = _last_run(signals, now)
-    if running and config.max_runtime is not None:
-        assert started is not None
+    if started is not None and config.max_runtime is not None:
         if now - started > config.max_runtime:
             return Verdict(
                 Status.CRITICAL,
@@ -224,6 +240,19 @@ def evaluate(signals: Signals, config: HeartbeatConfig, now: datetime) -> Verdic
         Cause.OK,
         deadline,
     )
+
+
+def wake_at(signals: Signals, config: HeartbeatConfig, now: datetime) -> datetime | None:
+    """The instant after which `evaluate` turns critical with no new signal, if it is after
+    `now`: the end of `max_runtime` for a run in progress (which holds lateness off), else
+    the deadline. None when nothing but a signal can change the verdict (already late or
+    overrun, or a schedule that never fires again). Pure."""
+    started = _running_since(signals)
+    if started is not None and config.max_runtime is not None:
+        at = started + config.max_runtime
+    else:
+        at = deadline_of(signals, config, now)
+    return at if now <= at < FAR_FUTURE else None
 
 
 def _ago(now: datetime, then: datetime) -> str:
@@ -283,27 +312,26 @@ class HeartbeatCheck(Check):
         every = self.config.interval
         return Params(retries=retries, recover_after=1, interval=every, retry_interval=every)
 
-    def feed(
-        self, signals: Signals, now: datetime, signal: Signal | None
-    ) -> tuple[Result, Params] | None:
-        """The result to feed the state machine after `signal` (None: a scheduled evaluation),
-        or None when there is nothing new to count.
+    def feed(self, signals: Signals, now: datetime, signal: Signal | None) -> Judged:
+        """The judgement after `signal` (None: a scheduled evaluation): the result to feed the
+        state machine, or None when there is nothing new to count, and when to judge again.
 
         A failed run is counted once, when its signal arrives: judging it again on schedule
         would count one failure many times toward `failures`.
         """
         verdict = evaluate(signals, self.config, now)
+        wake = wake_at(signals, self.config, now)
         if verdict.cause is Cause.FAILED and signal is not Signal.FAIL:
-            return None
+            return Judged(None, wake)
         measurements: dict[str, float] = {}
         if signals.finished_at is not None:
             measurements["since_last_run_s"] = round((now - signals.finished_at).total_seconds())
         if signals.last_exit_code is not None:
             measurements["exit_code"] = float(signals.last_exit_code)
         result = Result(verdict.status, verdict.summary, measurements, at=now)
-        return result, self.params(signal)
+        return Judged((result, self.params(signal)), wake)
 
-    async def evaluate(self, store: Store, now: datetime) -> tuple[Result, Params] | None:
+    async def evaluate(self, store: Store, now: datetime) -> Judged:
         """Judge the stored signals at `now` (the scheduler's run of a passive check)."""
         from escalatord.store import heartbeats
 

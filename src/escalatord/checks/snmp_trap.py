@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from escalatord.checks.base import Check, CheckConfig, CheckContext, Result, Status
+from escalatord.checks.base import Check, CheckConfig, CheckContext, Judged, Result, Status
 from escalatord.checks.heartbeat import Params
 from escalatord.config.types import Duration, format_duration
 from escalatord.traps import oids
@@ -175,13 +175,13 @@ class SnmpTrapCheck(Check):
         """Remember a trap result fed for this check (its time starts clear_after)."""
         self.problem_at = result.at if result.status.is_problem else None
 
-    async def evaluate(self, store: Store, now: datetime) -> tuple[Result, Params] | None:
+    async def evaluate(self, store: Store, now: datetime) -> Judged:
         """The scheduler's run: ok when `clear_after` has passed since the last problem trap."""
         result = clear_due(self.config, self.problem_at, now)
         if result is None:
-            return None
+            return Judged(None)
         self.problem_at = None
-        return result, self.params()
+        return Judged((result, self.params()))
 
     async def probe(self) -> Result:
         # Only the running daemon receives the traps.

@@ -5,7 +5,8 @@ a second; a hard change is written at once, together with its incident, by the e
 
 Passive checks (`Check.kind == "passive"`, e.g. heartbeats) are not probed: on schedule their
 `evaluate(store, now)` judges the signals stored for them, and signals arriving over HTTP are
-fed in through `on_passive()`. Both return a result and the state-machine settings for it.
+fed in through `on_passive()`. Both give a result and the state-machine settings for it, and
+when the verdict changes by time alone (a deadline): the check's next run is moved there.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncio
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -38,6 +39,9 @@ from escalatord.store import states as state_store
 from escalatord.store.db import Store
 
 log = structlog.get_logger("escalatord.monitor")
+# A passive check is judged this long after its deadline: lateness is strictly after it, and
+# the timer heap may fire a run up to a millisecond early.
+PAST_DEADLINE = timedelta(milliseconds=10)
 
 
 class Monitor:
@@ -62,7 +66,7 @@ class Monitor:
         # One result at a time per check: a scheduled evaluation and a heartbeat ping (or a
         # result and the transition it causes) must not interleave and apply out of order.
         self._locks: dict[str, asyncio.Lock] = {}
-        self.scheduler = CheckScheduler(self.run_check)
+        self.scheduler = CheckScheduler(self.run_check, prompt=self._is_passive)
         self.deps = Dependencies((c.config for c in self.checks.values()), _passive(self.checks))
         self._refeeds: set[asyncio.Task[None]] = set()
         self._fed: dict[str, int] = {}  # results fed from outside (traps, pings), per check
@@ -95,6 +99,9 @@ class Monitor:
             return
         await self.on_result(name, result)
 
+    def _is_passive(self, name: str) -> bool:
+        return name in self.deps.passive
+
     def _lock(self, name: str) -> asyncio.Lock:
         lock = self._locks.get(name)
         if lock is None:
@@ -106,23 +113,41 @@ class Monitor:
         # between is applied after this (older) verdict, never before it.
         async with self._lock(name):
             try:
-                fed = await check.evaluate(self.store, self.clock())  # type: ignore[attr-defined]
+                judged = await check.evaluate(self.store, self.clock())  # type: ignore[attr-defined]
             except asyncio.CancelledError:
                 raise
             except Exception:  # the store is failing: judge again on the next run
                 log.exception("passive_evaluation_failed", check=name)
                 return
-            if fed is not None:
-                await self._apply(name, *fed)
+            if judged.fed is not None:
+                await self._apply(name, *judged.fed)
+            self._wake_at(name, judged.wake)
 
-    async def on_passive(self, name: str, fed: tuple[Result, Params] | None) -> None:
+    async def on_passive(
+        self, name: str, fed: tuple[Result, Params] | None, *, wake: datetime | None = None
+    ) -> None:
         """Feed a passive check's result with its own state-machine settings (None: nothing
-        new to count). Also how traps set a polled check: a probe of it in flight meanwhile
-        is then not applied (run_check)."""
+        new to count); `wake`: when its verdict next changes by time alone (a heartbeat's
+        new deadline), where its next run is moved. Also how traps set a polled check: a
+        probe of it in flight meanwhile is then not applied (run_check)."""
+        if fed is None and wake is None:
+            return
         if fed is not None:
             self._fed[name] = self._fed.get(name, 0) + 1
-            async with self._lock(name):
+        async with self._lock(name):
+            if fed is not None:
                 await self._apply(name, *fed)
+            self._wake_at(name, wake)
+
+    def _wake_at(self, name: str, wake: datetime | None) -> None:
+        """Run passive check `name` just after `wake`, or after its interval if that is sooner
+        (None: keep its interval). Called under its lock, in the order judgements apply, so
+        a newer signal's deadline is never replaced by an older one."""
+        check = self.checks.get(name)
+        if wake is None or check is None:
+            return
+        delay = wake - self.clock() + PAST_DEADLINE
+        self.scheduler.run_at(name, min(delay, check.config.interval))
 
     async def on_result(self, name: str, result: Result, *, params: Params | None = None) -> None:
         """Feed one result through the state machine; `params` (default: the check's config)

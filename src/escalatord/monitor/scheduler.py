@@ -7,6 +7,10 @@ check is still going is not started (counted in `skipped`): one check never runs
 once. A run that comes due late (a stalled loop, a suspended VM) still runs, once; runs
 missed meanwhile are not made up. Shutdown stops firing and drains probes in flight.
 
+A passive check (a heartbeat) is judged rather than probed and may have a deadline sooner
+than its interval: its first run comes within `PROMPT_FIRST` seconds of the start, and the
+monitor moves its next run to each deadline (`run_at`), so lateness is not polled.
+
 This replaced APScheduler 3 (bench/RESULTS.md, issue 6 section): its per-run bookkeeping
 (job store updates, events, an executor hop and an extra task per run) was ~20% of the loop's
 busy samples at 500 ping checks/s; here a run costs a heap pop and push and its task (~10%).
@@ -27,6 +31,9 @@ import structlog
 from escalatord.checks.base import CheckConfig
 
 log = structlog.get_logger("escalatord.scheduler")
+# The first runs of prompt (passive) checks are spread over this many seconds at most: their
+# deadline comes from the store and may fall long before an interval has passed.
+PROMPT_FIRST = 1.0
 
 
 def spread(name: str, interval: timedelta) -> timedelta:
@@ -48,10 +55,19 @@ class _Job:
 
 
 class CheckScheduler:
-    """Runs `run(name)` for each check on its interval; `reschedule` changes one interval."""
+    """Runs `run(name)` for each check on its interval; `reschedule` changes one interval.
 
-    def __init__(self, run: Callable[[str], Awaitable[None]]):
+    `prompt(name)` says whether a check's first run comes within `PROMPT_FIRST` seconds
+    rather than spread over its interval (passive checks, whose deadline `run_at` keeps).
+    """
+
+    def __init__(
+        self,
+        run: Callable[[str], Awaitable[None]],
+        prompt: Callable[[str], bool] = lambda name: False,
+    ):
         self._run = run
+        self._prompt = prompt
         self._jobs: dict[str, _Job] = {}
         self._heap: list[tuple[float, int, str]] = []  # (due, version, name)
         self._timer: asyncio.TimerHandle | None = None
@@ -88,7 +104,8 @@ class CheckScheduler:
             if name in self._jobs:  # running; a changed check is removed first by reload
                 continue
             every = check.interval.total_seconds()
-            self._schedule(name, every, base + _spread(name, every))
+            first = min(every, PROMPT_FIRST) if self._prompt(name) else every
+            self._schedule(name, every, base + _spread(name, first))
         self._arm()
 
     def _schedule(self, name: str, every: float, due: float) -> None:
@@ -107,6 +124,15 @@ class CheckScheduler:
         if job is None or job.every == seconds:
             return
         self._schedule(name, seconds, self._clock() + seconds)
+        self._arm()
+
+    def run_at(self, name: str, delay: timedelta) -> None:
+        """Make a check's next run `delay` from now, its interval going on from there: a
+        passive check is judged at its deadline, sooner or later than the run now planned."""
+        job = self._jobs.get(name)
+        if job is None:
+            return
+        self._schedule(name, job.every, self._clock() + max(0.0, delay.total_seconds()))
         self._arm()
 
     def remove(self, name: str) -> None:
