@@ -79,9 +79,11 @@ def decode(
 ) -> tuple[bytes, str | None]:
     """(the body decoded, at most `cap` bytes of it; why it cannot be, or None). `whole` is
     False when the body was cut at the cap: its stream is then expected to end early."""
-    codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
+    if not content_encoding or not body:  # the usual reply: nothing to do (the hot path)
+        return body[:cap], None
+    codings = [c.strip().lower() for c in content_encoding.split(",")]
     codings = [c for c in codings if c and c != "identity"]
-    if not body or not codings or any(c not in _WBITS for c in codings):
+    if not codings or any(c not in _WBITS for c in codings):
         return body[:cap], None  # nothing to decode, or a coding not asked for: as sent
     for coding in reversed(codings):  # the last coding applied is undone first
         body, fault = _undo(body, coding, cap, whole)
