@@ -28,6 +28,8 @@ environment and whatever ran before it.
 `[30, 7]` also makes fewer than 7 critical. An expired certificate is always critical (with
 verify_tls it already fails the handshake). Checks are judged in this order: status, body,
 JSON, certificate, latency; the first critical finding decides, warnings are listed together.
+Before all of them, a body cut short or not decodable is critical. Both paths give an odd
+server the same verdict (http_body.py lists them; tests/integration/test_http_odd_servers.py).
 """
 
 from __future__ import annotations
