@@ -194,7 +194,7 @@ class Connection(asyncio.Protocol):
             self._fail(ProtocolError("the server switched protocols"))
             return
         if 100 <= code < 200:  # an interim reply: the real one follows
-            ex.status_line, ex.headers = b"", []
+            ex.status_line, ex.headers, ex.transfer_encoding = b"", [], False
             return
         ex.status_code = code
         ex.headers_done = True
