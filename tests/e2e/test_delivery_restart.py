@@ -119,6 +119,41 @@ def test_killed_mid_retry_delivers_once_after_restart(tmp_path, target):
         assert restarted.stop() == 0, restarted.logs()
 
 
+def in_flight(tmp_path: Path, target: HttpTarget) -> bool:
+    """The page reached the sink, which holds it unanswered: its row is pending, unattempted."""
+    rows = outbox(tmp_path)
+    return bool(pages(target)) and rows[0]["status"] == "pending" and rows[0]["attempts"] == 0
+
+
+def test_page_in_flight_at_kill9_is_sent_within_seconds_of_the_restart(tmp_path, target):
+    """kill -9 while a page is being sent (the sink holds it unanswered): the restarted daemon
+    takes back its dead predecessor's claim and sends the page within seconds, not when the
+    claim's lease runs out (notifier timeout + 30 s); the repeat has the same idempotency key."""
+    target.respond(hang=True, path="/oncall")
+    port = free_port()
+    config = write_config(tmp_path, target, port)
+    daemon = DaemonProcess(config, port, tmp_path / "daemon.log").start()
+    try:
+        wait_until(lambda: in_flight(tmp_path, target), what="a page in flight")
+    finally:
+        daemon.kill9()
+    [held] = pages(target)
+    target.respond(200, "ok", path="/oncall")
+
+    restarted = DaemonProcess(config, port, tmp_path / "daemon2.log").start()
+    try:
+        # The lease ran 32 s from the claim; well under that, the page is out again.
+        wait_until(lambda: len(pages(target)) == 2, timeout=15, what="the page after restart")
+        again = pages(target)[1]
+        assert again.headers["Idempotency-Key"] == held.headers["Idempotency-Key"]
+        wait_until(lambda: outbox(tmp_path)[0]["status"] == "delivered", what="recorded")
+        [row] = outbox(tmp_path)
+        assert row["claimed_by"] is None
+        assert '"claims_taken_back"' in restarted.logs()
+    finally:
+        assert restarted.stop() == 0, restarted.logs()
+
+
 def test_test_notify_goes_through_the_outbox(tmp_path, target):
     """`test-notify` records its message in the outbox: delivered, or failed with the reason."""
     config = write_config(tmp_path, target, free_port())

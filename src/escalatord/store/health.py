@@ -142,5 +142,8 @@ def file_problem(path: str, opened: FileId, now: FileId | None) -> str | None:
     if now is None:
         return f"the database file {path} was deleted while escalatord ran; {fix}"
     if now != opened:
-        return f"the database file {path} was replaced while escalatord ran; {fix}"
+        return (
+            f"the database file {path} was deleted or replaced while escalatord ran (the file "
+            f"at that path is not the one opened); {fix}"
+        )
     return None
