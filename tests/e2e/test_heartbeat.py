@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import textwrap
 import time
@@ -11,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import programs
 from tests.support.daemon import DaemonProcess, free_port, wait_until
 from tests.support.http_target import HttpTarget
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed"),
+    programs.needs("curl"),
 ]
 TOKEN = "e2e-heartbeat-token-0123456789"
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from escalatord.checks.icmp_mode import opens
+from tests.support import programs
 from tests.support.daemon import DaemonProcess, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -32,9 +32,9 @@ NOBODY = "1 0"  # Debian's default: no group may open unprivileged ICMP sockets
 
 
 def needs_root_and(*tools: str) -> None:
-    missing = [t for t in tools if shutil.which(t) is None]
-    if os.geteuid() != 0 or missing:
-        pytest.skip(f"needs root and {', '.join(tools)} (missing: {missing or 'root'})")
+    if os.geteuid() != 0:
+        pytest.skip(f"needs root and {', '.join(tools)}")
+    programs.require(*tools)
 
 
 def host_range_allows_us() -> bool:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import textwrap
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import programs
 from tests.support.app import page_everything
 from tests.support.daemon import DaemonProcess, cli, free_port, wait_until
 from tests.support.http_target import HttpTarget
@@ -41,8 +41,9 @@ def ip(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def office() -> Iterator[str]:
     """The "office" namespace holding the router and hosts; yields its name. Removed after."""
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("the remote-office scenario needs root and `ip` to create network namespaces")
+    if os.geteuid() != 0:
+        pytest.skip("the remote-office scenario needs root to create network namespaces")
+    programs.require("ip")
     ns, host_if = f"office{os.getpid()}", f"off{os.getpid()}"
     steps = [
         ("netns", "add", ns),

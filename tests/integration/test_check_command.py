@@ -16,13 +16,11 @@ from pydantic import ValidationError
 from escalatord.checks import command as command_module
 from escalatord.checks.base import CheckContext, Status, execute
 from escalatord.checks.command import CommandCheck
+from tests.support import programs
 from tests.support.http_target import HttpTarget
 
 PLUGINS = Path("/usr/lib/nagios/plugins")
-needs_plugins = pytest.mark.skipif(
-    not (PLUGINS / "check_dummy").exists(),
-    reason="monitoring plugins not installed: apt-get install monitoring-plugins-basic",
-)
+needs_plugins = programs.needs(str(PLUGINS / "check_dummy"))
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import ssl
 import subprocess
 from collections.abc import Iterator
@@ -16,6 +15,8 @@ from pydantic import ValidationError
 from escalatord.checks.base import CheckContext, Status, execute
 from escalatord.checks.http import HttpCheck
 from escalatord.checks.tlscert import not_after
+from tests.support import programs
+from tests.support.certs import self_signed
 from tests.support.http_target import HttpTarget
 
 HEALTH = '{"status": "up", "checks": {"db": {"latency_ms": 180}}, "queues": [{"depth": 7}]}'
@@ -82,24 +83,11 @@ def test_expect_json_config_errors():
 # ---- certificate expiry -------------------------------------------------------------------
 
 
-def make_certificate(folder: Path, days: int) -> tuple[Path, Path]:
-    cert, key = folder / f"cert-{days}.pem", folder / f"key-{days}.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", str(days),
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return cert, key
-
-
 @pytest.fixture(scope="module")
 def certificates(tmp_path_factory: pytest.TempPathFactory) -> dict[int, tuple[Path, Path]]:
     """Certificates for 127.0.0.1 valid for 2 days (nearly expired), 20 days and 400 days."""
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is not installed; it makes the test certificates")
     folder = tmp_path_factory.mktemp("certs")
-    return {days: make_certificate(folder, days) for days in (2, 20, 400)}
+    return {days: self_signed(folder, days, name=f"cert-{days}") for days in (2, 20, 400)}
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +107,9 @@ def tls(certificates) -> Iterator[tuple[HttpTarget, ssl.SSLContext]]:
 def test_expiry_is_read_from_the_certificate(certificates):
     """The notAfter read from DER bytes is the one openssl reports."""
     cert, _key = certificates[20]
+    [openssl] = programs.require("openssl")
     shown = subprocess.run(
-        ["openssl", "x509", "-enddate", "-noout", "-in", str(cert)],
+        [openssl, "x509", "-enddate", "-noout", "-in", str(cert)],
         check=True, capture_output=True, text=True,
     ).stdout.strip()  # fmt: skip
     expected = datetime.strptime(shown.removeprefix("notAfter="), "%b %d %H:%M:%S %Y %Z")

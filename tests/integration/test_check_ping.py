@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -24,6 +23,7 @@ from escalatord.checks.base import CheckContext, Status, execute
 from escalatord.checks.ping import PingCheck, assess
 from escalatord.checks.icmp_mode import UNPRIVILEGED_FIX
 from escalatord.checks.pinger import Echo, IcmpUnavailable, Pinger, PingStats
+from tests.support import programs
 
 BLACKHOLED = "198.18.0.77"
 ROUTER_UNREACHABLE = "198.18.0.79"  # the namespace's router answers "host unreachable"
@@ -65,8 +65,9 @@ async def privileged() -> AsyncIterator[CheckContext]:
 
 @pytest.fixture
 def can_route() -> None:
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("needs root and the `ip` command to add and remove routes")
+    if os.geteuid() != 0:
+        pytest.skip("needs root to add and remove routes")
+    programs.require("ip")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from escalatord.app import App
 from escalatord.checks.base import Status
 from escalatord.store import heartbeats
+from tests.support import programs
 from tests.support.app import eventually, free_port, page_everything, running_app
 from tests.support.http_target import HttpTarget
 
@@ -101,7 +101,7 @@ async def test_ping_is_stored_and_judged_ok(app: App, client: httpx.AsyncClient)
     assert app.monitor.states["hl7-feed"].status is Status.OK
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+@programs.needs("curl")
 async def test_curl_get_with_token_in_url_and_post_with_header(app: App):
     """curl works both ways: GET with ?token= and POST with the Authorization header."""
     url = f"{app.base_url}/heartbeat/hl7-feed"  # type: ignore[attr-defined]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import textwrap
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,13 +20,12 @@ import pytest
 
 from escalatord.app import App
 from escalatord.incidents import service
+from tests.support import programs
 from tests.support.app import eventually, free_port, running_app
 from tests.support.http_target import HttpTarget
 
 TOKEN = "alertmanager-token-0123456789"
 URL = "/api/v1/alerts/alertmanager"
-ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-AMTOOL = shutil.which("amtool")
 
 
 @pytest.fixture(scope="module")
@@ -78,10 +76,7 @@ async def client(app: App) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def alertmanager(app: App, tmp_path: Path) -> AsyncIterator[str]:
     """A real Alertmanager whose only receiver is the App's ingest endpoint; yields its URL."""
-    if ALERTMANAGER is None or AMTOOL is None:
-        pytest.skip(
-            "prometheus-alertmanager/amtool not installed: apt-get install prometheus-alertmanager"
-        )
+    alertmanager, _ = programs.require("prometheus-alertmanager", "amtool")
     port = free_port()
     config = tmp_path / "alertmanager.yml"
     config.write_text(
@@ -103,7 +98,7 @@ async def alertmanager(app: App, tmp_path: Path) -> AsyncIterator[str]:
         """)  # type: ignore[attr-defined]
     )
     proc = await asyncio.create_subprocess_exec(
-        ALERTMANAGER, f"--config.file={config}", f"--storage.path={tmp_path}/am-data",
+        alertmanager, f"--config.file={config}", f"--storage.path={tmp_path}/am-data",
         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
@@ -125,7 +120,7 @@ async def alertmanager(app: App, tmp_path: Path) -> AsyncIterator[str]:
 
 async def amtool(url: str, *args: str) -> None:
     proc = await asyncio.create_subprocess_exec(
-        AMTOOL, f"--alertmanager.url={url}", "alert", "add", *args,  # type: ignore[arg-type]
+        *programs.require("amtool"), f"--alertmanager.url={url}", "alert", "add", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await proc.communicate()

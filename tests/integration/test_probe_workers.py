@@ -4,7 +4,6 @@ real targets on loopback (an HTTP server, ICMP to 127.x, TCP, net-snmp's snmpd, 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -19,6 +18,7 @@ from escalatord.checks.base import Status
 from escalatord.config.loader import load_text
 from escalatord.monitor import probes
 from escalatord.monitor.probes import worker_of
+from tests.support import programs
 from tests.support.app import config_text, eventually, free_port, page_everything, serving
 from tests.support.http_target import HttpTarget
 from tests.support.snmp_agent import Snmpd, free_udp_port
@@ -284,7 +284,7 @@ async def test_reload_changes_one_check_in_its_worker_and_keeps_the_others_memor
         await app.stop(2.0)
 
 
-@pytest.mark.skipif(shutil.which("snmptrap") is None, reason="snmptrap is not installed (snmp)")
+@programs.needs("snmptrap")
 async def test_link_down_trap_reaches_a_check_probed_in_a_worker(
     tmp_path: Path, target: HttpTarget, agent: Snmpd
 ):

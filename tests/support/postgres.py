@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support import programs
 from tests.support.net import free_port
 
 INSTALL_HINT = "apt-get install postgresql (Debian) to run the PostgreSQL store tests"
@@ -32,14 +33,14 @@ class PostgresUnavailable(Exception):
 def find_bindir() -> Path | None:
     """The directory holding initdb, pg_ctl and psql: from PATH, else the newest
     /usr/lib/postgresql/*/bin; None when PostgreSQL is not installed."""
-    on_path = shutil.which("pg_ctl")
+    on_path = programs.find("pg_ctl")
     candidates = [Path(on_path).resolve().parent] if on_path else []
     versions = Path("/usr/lib/postgresql").glob("*/bin")
     candidates += sorted(
         versions, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0, reverse=True
     )
     for bindir in candidates:
-        if all((bindir / tool).is_file() for tool in TOOLS):
+        if all(programs.find(str(bindir / tool)) for tool in TOOLS):
             return bindir
     return None
 

@@ -66,9 +66,10 @@ def missing_reason(*programs: str) -> str | None:
         return None
     packages = dict.fromkeys(PACKAGES.get(os.path.basename(p), "?") for p in absent)
     names = ", ".join(absent)
+    one = len(absent) == 1
     return (
-        f"{names} {'is' if len(absent) == 1 else 'are'} not installed: "
-        f"apt-get install {' '.join(packages)} (.ci/run installs it)"
+        f"{names} {'is' if one else 'are'} not installed: apt-get install "
+        f"{' '.join(packages)} (.ci/run installs {'it' if len(packages) == 1 else 'them'})"
     )
 
 

@@ -7,7 +7,7 @@
 `security` is "starttls" (STARTTLS required before anything else, AUTH only after it),
 "tls" (implicit TLS from the first byte) or "none". With `users`, AUTH is required.
 Recipients whose local part is "nobody" are refused with 550. `certificate()` makes a
-self-signed certificate for 127.0.0.1 and localhost with the openssl command-line tool.
+self-signed certificate for 127.0.0.1 and localhost (tests/support/certs.py).
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import asyncio
 import email
 import email.policy
 import ssl
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+from tests.support.certs import self_signed
 
 
 @dataclass(frozen=True)
@@ -37,18 +38,7 @@ class Certificate:
 
 def certificate(directory: Path) -> Certificate:
     """A self-signed EC certificate for 127.0.0.1 and localhost, valid for two days."""
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [
-            *("openssl", "req", "-x509", "-newkey", "ec"),
-            *("-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"),
-            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost"),
-            *("-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return Certificate(cert, key)
+    return Certificate(*self_signed(directory, days=2))
 
 
 class _Handler:

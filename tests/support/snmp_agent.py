@@ -17,6 +17,8 @@ rewritten .snmprec is re-read too, but only once its mtime moves to a later seco
 the SET.
 
 `free_udp_port()` gives a port nobody listens on: a dead agent is that port on 127.0.0.1.
+Both skip the test, naming the Debian package, where net-snmp's programs are not installed
+(tests/support/programs.py).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import Any
 import pytest_asyncio
 
 from escalatord.checks.base import CheckContext
+from tests.support import programs
 
 COMMUNITY = "public"
 V3_AUTH_KEY = "authpass-2f9c"
@@ -174,8 +177,7 @@ class Snmpd:
         os.replace(tmp, self.state_path)
 
     def start(self, timeout: float = 10.0) -> Snmpd:
-        if shutil.which("snmpd") is None:
-            raise RuntimeError("snmpd not found: apt-get install snmpd (.ci/run installs it)")
+        snmpd, snmpget = programs.require("snmpd", "snmpget")
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "mibs").mkdir(exist_ok=True)
         self.port = self.port or free_udp_port(self.host)
@@ -193,7 +195,7 @@ class Snmpd:
         log = open(self.workdir / "snmpd.log", "ab")
         self.proc = subprocess.Popen(
             [
-                "snmpd",
+                snmpd,
                 "-f",
                 "-Lo",
                 "-I",
@@ -205,10 +207,10 @@ class Snmpd:
             env=env,
         )
         log.close()
-        self._wait_ready(timeout)
+        self._wait_ready(snmpget, timeout)
         return self
 
-    def _wait_ready(self, timeout: float) -> None:
+    def _wait_ready(self, snmpget: str, timeout: float) -> None:
         """Until snmpd and its helper answer a GET of ifNumber (the helper starts lazily)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -217,7 +219,7 @@ class Snmpd:
                 raise RuntimeError(f"snmpd exited {self.proc.returncode}: {self.log()}")
             probe = subprocess.run(
                 [
-                    "snmpget",
+                    snmpget,
                     "-v2c",
                     "-c",
                     COMMUNITY,
@@ -318,6 +320,7 @@ class Snmpsim:
     host: str = "127.0.0.1"
 
     def start(self, timeout: float = 20.0) -> Snmpsim:
+        snmpget, _ = programs.require("snmpget", "snmpset")  # asks if ready; set() flips values
         data = self.workdir / "data"
         data.mkdir(parents=True, exist_ok=True)
         (data / f"{self.community}.snmprec").write_text(self.recording)
@@ -342,7 +345,7 @@ class Snmpsim:
                 raise RuntimeError(f"snmpsim exited {self.proc.returncode}")
             probe = subprocess.run(
                 [
-                    "snmpget",
+                    snmpget,
                     "-v2c",
                     "-c",
                     self.community,
@@ -366,9 +369,10 @@ class Snmpsim:
 
     def set(self, oid: str, kind: str, value: str) -> None:
         """SNMP SET through net-snmp's snmpset (kind as snmpset takes it: i, s, …)."""
+        [snmpset] = programs.require("snmpset")
         subprocess.run(
             [
-                "snmpset",
+                snmpset,
                 "-v2c",
                 "-c",
                 self.community,

@@ -5,22 +5,20 @@ the App made of them."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 from dataclasses import replace
 
 import pytest
 
 from escalatord.app import App
 from escalatord.checks.base import Status
+from tests.support import programs
 from tests.support.app import page_everything
 from tests.support.http_target import HttpTarget
 from tests.support.snmp_agent import Iface, router_interfaces
 
 # The marks of every module that sends traps: `pytestmark = TRAP_MARKS`.
 TRAP_MARKS = [
-    pytest.mark.skipif(
-        shutil.which("snmptrap") is None, reason="net-snmp's snmptrap is not installed (snmp)"
-    ),
+    programs.needs("snmptrap"),
     # pysnmp warns about pysmi 2's renamed functions while loading MIBs for the test sender.
     pytest.mark.filterwarnings("ignore:.*is deprecated:DeprecationWarning"),
 ]

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import programs
+
 SYSTEMD = Path(__file__).resolve().parents[2] / "systemd"
 UNIT = SYSTEMD / "escalatord.service"
 CONFIG = "/etc/escalatord/escalatord.toml"
@@ -146,7 +148,7 @@ def test_tmpfiles_makes_config_dir_group_readable() -> None:
     assert lines == [["d", "/etc/escalatord", "0750", "root", "escalatord", "-"]]
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
+@programs.needs("systemd-analyze")
 def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
     """`systemd-analyze verify` finds nothing wrong with the unit (binary path aside)."""
     # verify insists that the binary exists; it is not installed on a build machine.
@@ -162,10 +164,7 @@ def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
     assert done.stderr.strip() == ""
 
 
-@pytest.mark.skipif(
-    shutil.which("systemd-analyze") is None,
-    reason="needs systemd-analyze (Debian: apt-get install systemd)",
-)
+@programs.needs("systemd-analyze")
 def test_security_exposure_is_at_most_2() -> None:
     """`systemd-analyze security --offline=true` rates the unit's exposure 2.0 or lower."""
     done = subprocess.run(
@@ -180,12 +179,8 @@ def test_security_exposure_is_at_most_2() -> None:
     assert float(found.group(1)) <= 2.0, done.stdout
 
 
-@pytest.mark.skipif(
-    os.geteuid() != 0
-    or not shutil.which("systemd-sysusers")
-    or not shutil.which("systemd-tmpfiles"),
-    reason="needs root and systemd-sysusers/systemd-tmpfiles",
-)
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+@programs.needs("systemd-sysusers", "systemd-tmpfiles")
 def test_snippets_create_user_and_config_dir(tmp_path: Path) -> None:
     """In a scratch root the snippets create the user and a root:escalatord 0750 config dir."""
     for kind, source in (
