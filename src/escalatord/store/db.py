@@ -30,7 +30,6 @@ what it wrote.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -38,7 +37,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy import URL, Connection, Select, event, make_url, text
-from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, IntegrityError, ProgrammingError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -46,6 +45,7 @@ from escalatord.errors import StoreError
 from escalatord.redaction import Redactor
 from escalatord.store import schema
 from escalatord.store.health import FileId, WriteHealth, file_problem
+from escalatord.store.tracking import CALLER_ERRORS, WROTE, file_id, track_writes
 from escalatord.store.urls import database_url_problem, mask_url
 
 BUSY_TIMEOUT_MS = 5000
@@ -190,9 +190,9 @@ class Store:
                     connect_args={"timeout": CONNECT_TIMEOUT},
                 )
             await self._migrate()
-            _track_writes(self._writer)
+            track_writes(self._writer)
             if self.dialect == "sqlite":
-                self._file_id = _file_id(self.path)
+                self._file_id = file_id(self.path)
         except StoreError:
             await self.close()
             raise
@@ -222,9 +222,9 @@ class Store:
                 try:
                     yield conn
                 finally:
-                    wrote = conn.info.pop(_WROTE, False)
+                    wrote = conn.info.pop(WROTE, False)
         except DBAPIError as exc:
-            if not isinstance(exc, _CALLER_ERRORS):
+            if not isinstance(exc, CALLER_ERRORS):
                 self.health.failed(time.monotonic(), self._reason(exc))
             raise
         if wrote:
@@ -276,7 +276,7 @@ class Store:
         record the answer in `health`; the problem in words, or None. Costs one stat()."""
         if self._file_id is None:
             return None
-        problem = file_problem(self.path, self._file_id, _file_id(self.path))
+        problem = file_problem(self.path, self._file_id, file_id(self.path))
         self.health.file_checked(problem)
         return problem
 
@@ -390,30 +390,3 @@ class Store:
                 f"(createdb {self._url.database}), or set [daemon] database"
             )
         return f"cannot open database {self.masked_url}: {reason}. Fix: {fix}"
-
-
-# Errors a caller's statement causes (a broken constraint, a bad value): the database itself
-# is fine, so they say nothing about whether it can be written.
-_CALLER_ERRORS = (IntegrityError, ProgrammingError, DataError)
-_WROTE = "escalatord_wrote"  # Connection.info key: this transaction changed rows
-
-
-def _track_writes(engine: AsyncEngine) -> None:
-    """Mark a connection whose INSERT, UPDATE or DELETE changed rows, so write() can tell a
-    transaction that wrote from one that only read (the dispatcher's empty claims commit
-    fine on a full disk: they must not count as the database being writable)."""
-
-    @event.listens_for(engine.sync_engine, "after_cursor_execute")
-    def _changed(conn: Connection, cursor: Any, _s: Any, _p: Any, context: Any, _m: Any) -> None:
-        dml = context is not None and (context.isinsert or context.isupdate or context.isdelete)
-        if dml and cursor.rowcount != 0:  # -1: the driver does not say; count it
-            conn.info[_WROTE] = True
-
-
-def _file_id(path: str) -> FileId | None:
-    """(st_dev, st_ino) of the file at `path`; None when there is none."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return st.st_dev, st.st_ino
