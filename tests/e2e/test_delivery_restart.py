@@ -3,6 +3,7 @@ once after the restart; `test-notify` goes through the outbox like every page.""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import textwrap
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from escalatord.store.db import Store
 from tests.support.daemon import DaemonProcess, cli, free_port, wait_until
 from tests.support.http_target import HttpTarget
 
@@ -154,9 +156,15 @@ def test_page_in_flight_at_kill9_is_sent_within_seconds_of_the_restart(tmp_path,
         assert restarted.stop() == 0, restarted.logs()
 
 
+async def create_database(tmp_path: Path) -> None:
+    async with Store(f"sqlite:///{tmp_path}/escalatord.db"):
+        pass
+
+
 def test_test_notify_goes_through_the_outbox(tmp_path, target):
     """`test-notify` records its message in the outbox: delivered, or failed with the reason."""
     config = write_config(tmp_path, target, free_port())
+    asyncio.run(create_database(tmp_path))  # only `escalatord run` creates one
     failed = cli(config, "test-notify", "oncall", check=False)
     assert failed.returncode == 1 and "500" in failed.stderr
     target.respond(200, "ok", path="/oncall")
