@@ -8,7 +8,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from escalatord.notify.dispatcher import Dispatcher
@@ -103,3 +103,29 @@ async def test_take_back_makes_claims_of_owners_not_alive_due_now(store) -> None
         "c": (None, timedelta(seconds=32)),
         "d": (None, timedelta(seconds=32)),
     }
+
+
+
+async def test_a_write_cancelled_mid_statement_raises_the_cancellation(store) -> None:
+    """A write cancelled while its statement runs (a SIGTERM during a tick) ends with the
+    CancelledError, not an error from the invalidated connection that hid it and hung the
+    daemon's shutdown."""
+    slow = (
+        "SELECT pg_sleep(2)"
+        if store.dialect == "postgresql"
+        else "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000)"
+        " SELECT count(*) FROM c"
+    )
+    started = asyncio.Event()
+
+    async def work() -> None:
+        async with store.write() as conn:
+            started.set()
+            await conn.execute(text(slow))
+
+    task = asyncio.create_task(work())
+    await started.wait()
+    await asyncio.sleep(0.01)  # inside the statement, which runs for a second or more
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task

@@ -219,10 +219,12 @@ class Store:
         wrote = False
         try:
             async with self._engine(self._writer).begin() as conn:
-                try:
-                    yield conn
-                finally:
-                    wrote = conn.info.pop(WROTE, False)
+                # Read the mark only when the block ended well: after a cancellation the
+                # connection may be invalidated, and touching it then would raise in place of
+                # the CancelledError. A mark a failed transaction left is cleared at the next.
+                conn.info.pop(WROTE, None)
+                yield conn
+                wrote = conn.info.pop(WROTE, False)
         except DBAPIError as exc:
             if not isinstance(exc, CALLER_ERRORS):
                 self.health.failed(time.monotonic(), self._reason(exc))
