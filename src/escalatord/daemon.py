@@ -52,22 +52,36 @@ class Daemon:
         self.app: App | None = None
         self._stop = asyncio.Event()
         self._reloading: asyncio.Task[None] | None = None
+        self._started = False
+        self._reload_pending = False
 
     async def run(self) -> None:
         """Run until SIGTERM or SIGINT. Raises ConfigError or StoreError when it cannot start."""
         config = self._initial or load(self.config_path)
         self._initial = None
-        self.app = App(config)
-        await self.app.start()
+        # Signals are ours before start begins: a SIGTERM while the store opens or the checks
+        # are built stops the daemon in order once start is done (the default action would end
+        # it mid-write), and a SIGHUP then is a reload after start.
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self._stop.set)
         loop.add_signal_handler(signal.SIGINT, self._stop.set)
         loop.add_signal_handler(signal.SIGHUP, self._request_reload)
+        self.app = App(config)
+        try:
+            await self.app.start()
+        except BaseException:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+            raise
+        self._started = True
+        if self._reload_pending:
+            self._request_reload()
         watchdog = None
         every = watchdog_interval()
         if every:
             watchdog = asyncio.create_task(self._watchdog(every))
-        sd_notify("READY=1\nSTATUS=" + config.summary())
+        if not self._stop.is_set():
+            sd_notify("READY=1\nSTATUS=" + config.summary())
         try:
             await self._stop.wait()
         finally:
@@ -80,6 +94,9 @@ class Daemon:
             await self.app.stop(self.app.config.daemon.shutdown_timeout.total_seconds())
 
     def _request_reload(self) -> None:
+        if not self._started:  # SIGHUP while starting: reload once start is done
+            self._reload_pending = True
+            return
         if self._reloading is None or self._reloading.done():
             self._reloading = asyncio.create_task(self.reload())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -171,6 +172,37 @@ def test_sigterm_lets_a_running_check_finish_and_stores_its_result(tmp_path, tar
     assert stored >= in_flight_since + 1.0, "the in-flight probe's result was not stored"
     assert "200" in summary
     assert '"checks_cut_short"' not in daemon.logs()
+
+
+def _opened(pid: int, path: Path) -> bool:
+    """Whether process `pid` has the file at `path` open."""
+    fds = Path(f"/proc/{pid}/fd")
+    try:
+        return any(os.path.realpath(fd) == str(path) for fd in fds.iterdir())
+    except OSError:  # an fd closed while it was read
+        return False
+
+
+def test_sigterm_while_starting_stops_in_order(tmp_path, target):
+    """A SIGTERM that lands while the daemon is still starting (its database busy) is not
+    fatal: start finishes, the daemon stops in order and exits 0."""
+    port = free_port()
+    config = tmp_path / "escalatord.toml"
+    config.write_text(config_text(tmp_path, port, target))
+    db_path = tmp_path / "escalatord.db"
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("pragma journal_mode=wal")
+    holder.execute("begin immediate")  # the daemon's first write waits for this lock
+    daemon = DaemonProcess(config, port, tmp_path / "daemon.log", env={"HOOK_TOKEN": "x"})
+    try:
+        daemon.spawn()
+        wait_until(lambda: _opened(daemon.proc.pid, db_path), what="the daemon opening its store")
+        daemon.signal(signal.SIGTERM)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert daemon.proc.wait(20) == 0, daemon.logs()
+    assert '"stopped"' in daemon.logs()
 
 
 def _young_collections(port: int) -> float:

@@ -48,15 +48,9 @@ class DaemonProcess:
         return httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2).json()
 
     def start(self, timeout: float = 20.0) -> DaemonProcess:
-        log = open(self.log_path, "ab")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
-        self.proc = subprocess.Popen(
-            [*self.prefix, sys.executable, "-m", "escalatord", "run", "--config", str(self.config)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        log.close()
+        """Spawn the daemon and wait until /healthz answers 200."""
+        self.spawn()
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -68,6 +62,19 @@ class DaemonProcess:
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"daemon did not become healthy:\n{self.logs()}")
+
+    def spawn(self) -> DaemonProcess:
+        """Start the process and return at once (it may still be starting)."""
+        log = open(self.log_path, "ab")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+        self.proc = subprocess.Popen(
+            [*self.prefix, sys.executable, "-m", "escalatord", "run", "--config", str(self.config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        log.close()
+        return self
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
