@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
 from escalatord.app import App
 from escalatord.incidents import service
@@ -233,3 +234,47 @@ async def test_ingest_is_off_without_tokens(tmp_path: Path, sink: HttpTarget):
         async with httpx.AsyncClient(base_url=app.base_url) as c:  # type: ignore[attr-defined]
             reply = await c.post(URL, json=payload(), headers={"Authorization": f"Bearer {TOKEN}"})
     assert reply.status_code == 403 and "[api] write_tokens" in reply.json()["error"]
+
+
+def raw_batch(*labels: str) -> bytes:
+    """A batch as bytes, one alert per `labels` value (JSON text pasted in as the `team` label,
+    so it may hold escapes json.dumps would never write, such as a lone surrogate)."""
+    alerts = [
+        f'{{"status": "firing", "fingerprint": "f{n}", "labels": {{"alertname": "Disk{n}", '
+        f'"team": {team}}}, "annotations": {{}}}}'
+        for n, team in enumerate(labels, 1)
+    ]
+    return f'{{"version": "4", "status": "firing", "alerts": [{", ".join(alerts)}]}}'.encode()
+
+
+async def test_one_bad_alert_does_not_block_its_batch(
+    app: App, client: httpx.AsyncClient, sink: HttpTarget
+):
+    """In a batch with a lone surrogate in one alert's label, the valid alerts open their
+    incidents, and the bad one is rejected with its reason in the 200 reply and in the log."""
+    batch = raw_batch('"integration"', '"\\ud800"', '"integration"')
+    with capture_logs() as logs:
+        reply = await client.post(URL, content=batch, headers={"Content-Type": "application/json"})
+    assert reply.status_code == 200, reply.text
+    reason = "alerts[2].labels.team: not Unicode text: a lone surrogate (\\ud800) at character 1"
+    assert reply.json()["received"] == 3 and reply.json()["opened"] == 2
+    [rejected] = reply.json()["rejected"]
+    assert rejected["alert"] == 2 and rejected["reason"].startswith(reason)
+    async with app.store.read() as conn:
+        opened = {i.key for i in await service.list_incidents(conn)}
+    assert opened == {"alertmanager:f1", "alertmanager:f3"}
+    [logged] = [e for e in logs if e["event"] == "alert_rejected"]
+    assert logged["alert"] == 2 and logged["reason"].startswith(reason)
+    await eventually(lambda: events(sink) == ["triggered", "triggered"], what="two pages")
+
+
+async def test_a_batch_with_no_valid_alert_is_400(app: App, client: httpx.AsyncClient):
+    """A batch whose every alert is bad is a 400 naming each, and opens nothing."""
+    reply = await client.post(
+        URL, content=raw_batch('"\\udfff"', "7"), headers={"Content-Type": "application/json"}
+    )
+    assert reply.status_code == 400
+    assert [r["alert"] for r in reply.json()["rejected"]] == [1, 2]
+    assert "alerts[2].labels.team: Input should be a valid string" in reply.json()["error"]
+    async with app.store.read() as conn:
+        assert await service.list_incidents(conn) == []
