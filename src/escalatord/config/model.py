@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from escalatord.checks.base import CheckConfig
-from escalatord.config.types import Duration, Strict, positive_timeout
+from escalatord.config.types import Duration, Strict, format_duration, positive_timeout
 from escalatord.notify.base import NotifierConfig
 from escalatord.traps.config import TrapsConfig
 
@@ -64,8 +64,9 @@ class DaemonConfig(Strict):
         low, high = HEADER_TIMEOUT_RANGE
         if not low <= value <= high:
             raise ValueError(
-                'header_timeout must be from "1s" to "5m", e.g. header_timeout = "10s": a real '
-                "client sends its request headers at once, even over a slow link"
+                f'header_timeout must be from "{format_duration(low)}" to '
+                f'"{format_duration(high)}", e.g. header_timeout = "10s": a real client sends '
+                "its request headers at once, even over a slow link"
             )
         return value
 
