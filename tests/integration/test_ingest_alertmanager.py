@@ -223,7 +223,7 @@ async def test_invalid_payloads_are_400(client: httpx.AsyncClient):
     bad["alerts"][0]["status"] = "burning"
     reply = await client.post(URL, json=bad)
     assert reply.status_code == 400
-    assert "alerts[1].status: Input should be 'firing' or 'resolved'" in reply.json()["error"]
+    assert "alerts[0].status: Input should be 'firing' or 'resolved'" in reply.json()["error"]
     missing = await client.post(URL, json={"version": "4"})
     assert missing.status_code == 400 and "alerts: Field required" in missing.json()["error"]
 
@@ -256,15 +256,15 @@ async def test_one_bad_alert_does_not_block_its_batch(
     with capture_logs() as logs:
         reply = await client.post(URL, content=batch, headers={"Content-Type": "application/json"})
     assert reply.status_code == 200, reply.text
-    reason = "alerts[2].labels.team: not Unicode text: a lone surrogate (\\ud800) at character 1"
+    reason = "alerts[1].labels.team: not Unicode text: a lone surrogate (\\ud800) at character 1"
     assert reply.json()["received"] == 3 and reply.json()["opened"] == 2
     [rejected] = reply.json()["rejected"]
-    assert rejected["alert"] == 2 and rejected["reason"].startswith(reason)
+    assert rejected["alert"] == 1 and rejected["reason"].startswith(reason)
     async with app.store.read() as conn:
         opened = {i.key for i in await service.list_incidents(conn)}
     assert opened == {"alertmanager:f1", "alertmanager:f3"}
     [logged] = [e for e in logs if e["event"] == "alert_rejected"]
-    assert logged["alert"] == 2 and logged["reason"].startswith(reason)
+    assert logged["alert"] == 1 and logged["reason"].startswith(reason)
     await eventually(lambda: events(sink) == ["triggered", "triggered"], what="two pages")
 
 
@@ -274,7 +274,7 @@ async def test_a_batch_with_no_valid_alert_is_400(app: App, client: httpx.AsyncC
         URL, content=raw_batch('"\\udfff"', "7"), headers={"Content-Type": "application/json"}
     )
     assert reply.status_code == 400
-    assert [r["alert"] for r in reply.json()["rejected"]] == [1, 2]
-    assert "alerts[2].labels.team: Input should be a valid string" in reply.json()["error"]
+    assert [r["alert"] for r in reply.json()["rejected"]] == [0, 1]
+    assert "alerts[1].labels.team: Input should be a valid string" in reply.json()["error"]
     async with app.store.read() as conn:
         assert await service.list_incidents(conn) == []

@@ -110,7 +110,7 @@ async def read_json(request: Request, *, text: bool = True) -> Any:
 
 def problem(value: Any, path: str = "", *, text: bool = True) -> str | None:
     """The first thing wrong with a parsed JSON value, naming where (`alerts[2].labels.team:
-    …`, indexes from 1); None when it nests at most MAX_DEPTH deep and (with `text`) every
+    …`, indexes from 0); None when it nests at most MAX_DEPTH deep and (with `text`) every
     string and key is Unicode text. `path` names `value` itself (empty: the body)."""
     stack: list[tuple[Any, str, int]] = [(value, path, 1)]
     while stack:
@@ -124,7 +124,7 @@ def problem(value: Any, path: str = "", *, text: bool = True) -> str | None:
                 return _too_deep()
             children: list[tuple[Any, str, int]] = []
             if isinstance(item, list):
-                children = [(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(item, 1)]
+                children = [(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(item)]
             else:
                 for key, v in item.items():
                     bad = _not_text(key) if text else None

@@ -88,7 +88,7 @@ def problems(exc: ValidationError, prefix: str = "") -> list[str]:
     for err in exc.errors(include_url=False, include_context=False, include_input=False):
         path = prefix
         for part in err["loc"]:
-            path += f"[{part + 1}]" if isinstance(part, int) else (f".{part}" if path else part)
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else part)
         out.append(f"{path or 'body'}: {err['msg']}")
     return out
 
@@ -99,10 +99,10 @@ def status_of(severity: str | None) -> Status:
 
 def judge_alerts(items: list[Any]) -> tuple[list[AmAlert], list[dict[str, Any]]]:
     """The valid alerts of a batch, and one `{"alert": n, "reason": …}` per rejected one (n
-    counts from 1; the reason names the field, and quotes no string that is not text, so it
+    counts from 0, like every index escalatord shows; the reason names the field, and quotes no string that is not text, so it
     is safe to log and to echo)."""
     valid, rejected = [], []
-    for n, item in enumerate(items, 1):
+    for n, item in enumerate(items):
         where = f"alerts[{n}]"
         found = problem(item, where)
         if found is None:
