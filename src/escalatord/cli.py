@@ -55,29 +55,39 @@ def _load(path: str, code: int = 2) -> Config:
     if not os.path.exists(path):
         # The commonest first mistake (no --config, nothing at the default path): one line
         # that says how to point at the file, not a one-item problem list.
-        click.echo(
-            f"error: config file {path} does not exist; "
-            "give its path with --config PATH or $ESCALATORD_CONFIG",
-            err=True,
+        _fail(
+            [
+                f"error: config file {path} does not exist; "
+                "give its path with --config PATH or $ESCALATORD_CONFIG"
+            ],
+            code,
         )
-        sys.exit(code)
     from escalatord.config.loader import load
 
     try:
         return load(path)
     except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        click.echo(f"config rejected: {len(exc.problems)} problem(s)", err=True)
-        sys.exit(code)
+        summary = f"config rejected: {len(exc.problems)} problem(s)"
+        first = f"{summary}, the first: {exc.problems[0]}" if exc.problems else summary
+        _fail([*map(str, exc.problems), summary], code, status=first)
 
 
 def _run(coro: Awaitable[T], code: int = 1) -> T:
     try:
         return loop.run(coro)
     except EscalatordError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(code)
+        _fail([f"error: {exc}"], code)
+
+
+def _fail(lines: list[str], code: int, status: str | None = None) -> NoReturn:
+    """Print `lines` on stderr and exit `code`. For `check` (code UNKNOWN) a status line also
+    goes to stdout, `UNKNOWN: …` (the first line, or `status`): a monitoring plugin's first
+    line of stdout is all that NRPE and Nagios show."""
+    for line in lines:
+        click.echo(line, err=True)
+    if code == UNKNOWN:
+        click.echo(f"UNKNOWN: {status or lines[0].removeprefix('error: ')}")
+    sys.exit(code)
 
 
 def _who() -> str:
@@ -94,8 +104,7 @@ def _unknown(kind: str, name: str, known: list[str], where: str, code: int = 1) 
     shown = ", ".join(sorted(known)[:SHOW_NAMES]) or "none"
     if len(known) > SHOW_NAMES:
         shown += f" and {len(known) - SHOW_NAMES} more"
-    click.echo(f"error: no {kind} named {name!r} in {where} (configured: {shown})", err=True)
-    sys.exit(code)
+    _fail([f"error: no {kind} named {name!r} in {where} (configured: {shown})"], code)
 
 
 async def _with_store(config: Config, work: Callable[[Store], Awaitable[T]]) -> T:
@@ -121,9 +130,10 @@ def main() -> None:
 def run(config_path: str) -> None:
     """Run the daemon in the foreground (as systemd does)."""
     # What start-up imports and makes (modules, config, checks, states) lives as long as the
-    # daemon: collecting while it is made found next to nothing to free and cost ~0.25 s of a
-    # 10,000-check start (three full collections among them). So the garbage collector is off
-    # until App.start() has frozen all of it (app.settle_heap), then on again.
+    # daemon: collecting while it is made finds next to nothing to free and costs a visible
+    # share of a large start (see bench/RESULTS.md, "Issue 6: start-up under 2 s"). So the
+    # garbage collector is off until App.start() has frozen all of it (app.settle_heap), then
+    # on again.
     gc.disable()
     from escalatord import logging as eslog
     from escalatord.daemon import Daemon
@@ -168,6 +178,7 @@ class _PluginCommand(click.Command):
             return super().make_context(*args, **kwargs)
         except click.UsageError as exc:
             exc.exit_code = UNKNOWN
+            click.echo(f"UNKNOWN: {exc.format_message()}")  # the usage text goes to stderr
             raise
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -175,9 +186,9 @@ class _PluginCommand(click.Command):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit):
             raise
-        except Exception:  # a bug: the traceback for its report, and still UNKNOWN
+        except Exception as exc:  # a bug: the traceback for its report, and still UNKNOWN
             traceback.print_exc()
-            sys.exit(UNKNOWN)
+            _fail([f"error: escalatord failed: {exc!r}"], UNKNOWN)
 
 
 @main.command(cls=_PluginCommand)

@@ -150,7 +150,7 @@ def test_check_of_a_hung_target_times_out_and_an_unknown_name_is_named(config, t
 
     unknown = cli(config, "check", "web-nope", check=False)
     assert unknown.returncode == 3
-    assert unknown.stdout == ""
+    assert unknown.stdout.startswith("UNKNOWN: no check named 'web-nope'")
     assert "no check named 'web-nope'" in unknown.stderr
     assert "web-down, web-stuck, web-up" in unknown.stderr
 

@@ -77,11 +77,13 @@ def _bad_key(config: Path) -> Path:
 )  # fmt: skip
 def test_check_exits_unknown_for_its_own_errors(config, make, args, said):
     """`check` exits 3 (UNKNOWN), never 1 or 2, for an unknown check name, a missing, unreadable
-    or invalid config, or a usage error, and says why on stderr."""
+    or invalid config, or a usage error, and says why on stderr and in one stdout line that
+    starts `UNKNOWN:` (all that NRPE and Nagios show of a plugin)."""
     proc = cli(make(config), "check", *args, check=False)
     assert proc.returncode == UNKNOWN, output(proc)
-    assert proc.stdout == ""
     assert said in proc.stderr
+    [status] = proc.stdout.splitlines()
+    assert status.startswith("UNKNOWN: ") and said in status, output(proc)
 
 
 def test_check_exits_unknown_when_the_config_cannot_be_read(config):
