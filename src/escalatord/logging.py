@@ -1,7 +1,9 @@
 """structlog set-up: JSON lines when stdout is not a TTY, readable lines when it is.
 
 Secrets are redacted by key name before anything is rendered, and the chatty INFO lines of
-APScheduler and uvicorn are turned down so the log says what escalatord did.
+libraries (uvicorn's line per request, httpx, Alembic, aiosqlite, asyncio) are turned down so
+the log says what escalatord did. The check loop runs on escalatord's own timer heap
+(monitor/scheduler.py), whose events are escalatord's own log lines.
 """
 
 from __future__ import annotations
