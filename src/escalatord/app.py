@@ -124,7 +124,8 @@ class App:
             )
             await self.probes.start(_probed(checks))
             self.monitor.probes = self.probes
-        # Jobs added before start() are not each handed to a running loop: 10k checks start fast.
+        # Jobs added before start() are not each handed to a running loop: a large config
+        # starts fast (bench/RESULTS.md, "Daemon under load: `checks.py`", finding 4).
         self.monitor.scheduler.set_checks(config.checks)
         self.monitor.scheduler.start()
         # SNMP traps: received once the monitor runs; snmp_trap checks without them never change.
@@ -140,7 +141,7 @@ class App:
                 host=config.daemon.listen_host,
                 port=config.daemon.listen_port,
                 lifespan="off",
-                ws="none",  # no websocket routes: not importing the implementations saves ~25 ms
+                ws="none",  # no websocket routes: their implementations are not imported
                 http=self.connections.protocol(),
                 access_log=False,
                 log_config=None,
@@ -272,12 +273,12 @@ class App:
 def settle_heap(*, collect: bool = True) -> None:
     """Move what start-up or reload built (configs, checks, jobs) out of the GC's reach.
 
-    With 10,000 checks a full collection walks ~240k long-lived objects and stalls the loop
-    for 130-190 ms about once a minute (bench/RESULTS.md); frozen, they are never scanned.
-    A reload collects first, so the replaced config's objects are not frozen with the rest;
-    start-up leaves no cyclic garbage worth a collection (none found at 10,000 checks, and
-    the collection cost 50-80 ms of the start). Collection is (re-)enabled: `escalatord run`
-    turns it off while it starts (cli.py).
+    With a large config a full collection walks every long-lived object and stalls the loop
+    about once a minute (bench/RESULTS.md, "Daemon under load: `checks.py`", finding 3);
+    frozen, they are never scanned. A reload collects first, so the replaced config's objects
+    are not frozen with the rest; start-up leaves no cyclic garbage worth a collection (none
+    found, and the collection cost time: "Issue 6: start-up under 2 s"). Collection is
+    (re-)enabled: `escalatord run` turns it off while it starts (cli.py).
     """
     if collect:
         gc.collect()

@@ -1,7 +1,8 @@
 """The event loop the daemon and its probe workers run on.
 
-uvloop (libuv; installed with uvicorn[standard] on Linux) when it is importable: measured 4-22%
-less CPU per check than asyncio's default loop (bench/RESULTS.md, "uvloop"). Set
+uvloop (libuv; installed with uvicorn[standard] on Linux) when it is importable: it costs less
+CPU per check than asyncio's default loop (bench/RESULTS.md, "Issue 6: the scenario suite, and
+the first round of speed work", the uvloop paragraph). Set
 `ESCALATORD_EVENT_LOOP=asyncio` to use the standard loop (e.g. to rule the loop out when
 chasing a bug). Tests that run the App inside pytest use pytest-asyncio's standard loop.
 """

@@ -42,7 +42,8 @@ GROUPS = {"checks": "escalatord.checks", "notifiers": "escalatord.notifiers"}
 
 @cache
 def _entry_points(kind: str) -> dict[str, str]:
-    # Imported and scanned only when a type is not built in: ~50 ms of a daemon's start.
+    # Imported and scanned only when a type is not built in: importlib.metadata's scan is a
+    # visible share of a daemon's start (bench/RESULTS.md, "Issue 6: start-up under 2 s").
     from importlib.metadata import entry_points
 
     found: dict[str, str] = {}

@@ -195,7 +195,8 @@ def prometheus_text(app: App) -> str:
         )
     # Python's garbage collector, named as prometheus_client names it. Start-up runs with it
     # off and freezes what it built (cli.py, app.settle_heap): these show it is on again.
-    # (No count of frozen objects: gc.get_freeze_count() walks them all, ~25 ms at 10k checks.)
+    # (No count of frozen objects: gc.get_freeze_count() walks them all, a stall on every
+    # scrape; bench/RESULTS.md, "Paging and throughput after the start-up work".)
     gc_stats = gc.get_stats()
     metric(
         "python_gc_collections_total",

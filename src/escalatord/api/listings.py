@@ -256,15 +256,15 @@ def _incidents_body(rows: list[Any]) -> str:
 
 def _dumps(key: str, items: Iterable[dict[str, Any]]) -> str:
     """`{"<key>": [items]}` as compact JSON, encoded item by item: one json.dumps of the
-    whole body holds the GIL until it is done (~0.1 s for 10,000 checks), while between
-    items the loop's thread can take it back."""
+    whole body holds the GIL until it is done (a stall as long as the listing is large),
+    while between items the loop's thread can take it back."""
     encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
     return f"{{{encode(key)}:[{','.join(encode(item) for item in items)}]}}"
 
 
 async def _reply(render: Callable[..., str], *args: Any) -> Response:
-    """`render(*args)` as a JSON response, built in a thread: 10,000 checks take ~0.2-0.3 s
-    of CPU to turn into JSON, and in a thread the loop gets the GIL back every switch
+    """`render(*args)` as a JSON response, built in a thread: a large listing takes a long
+    time to turn into JSON, and in a thread the loop gets the GIL back every switch
     interval and keeps running checks. Everything handed over is immutable (frozen configs
     and states, rows) or no longer changed by the loop (a result's measurements)."""
     content = await asyncio.to_thread(render, *args)

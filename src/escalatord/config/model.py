@@ -135,7 +135,8 @@ class DaemonConfig(Strict):
     def _public_url(cls, value: str | None) -> str | None:
         # Ack links are built on it: without a scheme they would not be links at all.
         if value is not None:
-            from escalatord.notify.http import check_url  # httpx (~30 ms) only when it is set
+            # Imports httpx: only a config that sets public_url pays for it at start.
+            from escalatord.notify.http import check_url
 
             try:
                 check_url(value, 'e.g. public_url = "https://escalatord.example.org"')

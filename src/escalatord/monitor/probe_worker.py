@@ -11,10 +11,10 @@ the daemon over its stdin and stdout in length-prefixed pickle frames (`encode`,
 - daemon → worker `("run", seq, name)`: run that check once (`execute()`, its hard timeout);
   any number run at once.
 - worker → daemon `("result", seq, *pack(Result))`: the result as plain values (a pickled
-  dataclass costs ~10x more to encode and decode).
+  dataclass costs several times more to encode and decode).
 
 Frames are written in batches, FLUSH_DELAY after the first one queued: a write to a pipe wakes
-the reader, and on a VM that wake-up cost ~0.15 ms of CPU per probe when each frame went alone.
+the reader, and on a VM a wake-up for each probe's frame was a sizeable share of its CPU.
 
 Its stdout carries only frames: fd 1 is pointed at stderr, so a stray print cannot corrupt
 them. Its log lines (structlog JSON with a `worker` field) go to stderr, which the daemon

@@ -1,10 +1,10 @@
 """Probe worker processes, so one daemon uses every core (`[daemon] probe_workers`).
 
-One asyncio process spends ~0.4-0.6 ms of CPU on a mixed check (pysnmp alone ~1 ms a GET),
-so it tops out well below what a 2-core machine can probe. With `probe_workers = N` the
-daemon starts N worker processes (`monitor/probe_worker.py`) and the monitor sends every
-active check's run to one of them; everything else (state machine, incidents, the store,
-the API, passive checks, traps) stays in the daemon's process.
+One asyncio process runs its probes on one core, so it tops out well below what a machine
+with more cores can probe (bench/RESULTS.md, "Issue 6: where the targets stand"). With
+`probe_workers = N` the daemon starts N worker processes (`monitor/probe_worker.py`) and the
+monitor sends every active check's run to one of them; everything else (state machine,
+incidents, the store, the API, passive checks, traps) stays in the daemon's process.
 
 - Assignment is stable: a check always runs in worker `crc32(name) % N`, so what it
   remembers between runs stays in one process. The daemon's own check object learns what it
@@ -248,8 +248,9 @@ class ProbePool:
         self._sweeper = asyncio.create_task(self._sweep(), name="probe-deadlines")
 
     async def _sweep(self) -> None:
-        # One sweep every SWEEP_EVERY s bounds every remote probe: a timer per probe cost
-        # ~5-10 us of the daemon's CPU on each of thousands of probes a second.
+        # One sweep every SWEEP_EVERY s bounds every remote probe: a timer per probe would
+        # cost the daemon's CPU on each of thousands of probes a second, a sweep the same at
+        # any rate.
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(SWEEP_EVERY)

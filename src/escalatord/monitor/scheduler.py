@@ -11,9 +11,10 @@ A passive check (a heartbeat) is judged rather than probed and may have a deadli
 than its interval: its first run comes within `PROMPT_FIRST` seconds of the start, and the
 monitor moves its next run to each deadline (`run_at`), so lateness is not polled.
 
-This replaced APScheduler 3 (bench/RESULTS.md, issue 6 section): its per-run bookkeeping
-(job store updates, events, an executor hop and an extra task per run) was ~20% of the loop's
-busy samples at 500 ping checks/s; here a run costs a heap pop and push and its task (~10%).
+This replaced APScheduler 3: its per-run bookkeeping (job store updates, events, an executor
+hop and an extra task per run) was a large share of the loop's busy time at high check rates,
+where here a run costs a heap pop and push and its task (bench/RESULTS.md, "Issue 6: the
+scenario suite, and the first round of speed work").
 Times are the loop's monotonic clock: a change of the wall clock moves no check.
 """
 

@@ -130,8 +130,9 @@ class HttpSender:
         self.headers = {**(headers or {}), "User-Agent": USER_AGENT}
         self.redact = Redactor(secrets)
         # Built now, when the notifier is built (daemon start, reload), not on the first send:
-        # the first client of a process imports httpcore and loads the CA certificates
-        # (measured ~0.25 s), which the first page of a storm used to wait for.
+        # the first client of a process imports httpcore and loads the CA certificates, which
+        # the first page of a storm used to wait for (bench/RESULTS.md, "Issue 6: pages leave
+        # fast").
         self._client: httpx.AsyncClient | None = self._new_client()
 
     def _new_client(self) -> httpx.AsyncClient:

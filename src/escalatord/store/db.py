@@ -175,7 +175,8 @@ class Store:
                     self._url, begin="BEGIN IMMEDIATE", pool_size=1, max_overflow=0
                 )
                 # A fixed pool: every aiosqlite connection is a thread of its own, and overflow
-                # connections were opened and closed per burst (30+ threads in a 6 s storm).
+                # connections were opened and closed per burst, a thread each (bench/RESULTS.md,
+                # "Issue 6: the scenario suite, and the first round of speed work", Reading).
                 # Past READERS, a read waits for a connection: reads are short, and SQLite
                 # runs them one at a time per connection anyway. Never hold two at once.
                 self._reader = sqlite_engine(

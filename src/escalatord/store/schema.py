@@ -1,7 +1,8 @@
 """The database schema's revision: reading it, creating a new database at head, migrating.
 
-Alembic (migrations/) is the one way an existing database changes. Importing it costs
-~0.5 s (mako, its script machinery), so it is only imported when there is work for it:
+Alembic (migrations/) is the one way an existing database changes. Importing it (mako, its
+script machinery) is a large share of a first start (bench/RESULTS.md, "Issue 6: start-up
+under 2 s"), so it is only imported when there is work for it:
 
 - a database stamped with HEAD_REVISION is left as it is;
 - a new database (none of escalatord's tables) is created from tables.py and stamped at

@@ -2,7 +2,7 @@
 
 Both backends spell upserts alike but SQLAlchemy builds them per dialect. The PostgreSQL
 dialect is imported only on PostgreSQL, where the engine has already loaded it: an embedded
-SQLite daemon starts ~35 ms sooner without it.
+SQLite daemon starts sooner without it (bench/RESULTS.md, "Issue 6: start-up under 2 s").
 """
 
 from __future__ import annotations
