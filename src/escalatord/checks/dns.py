@@ -34,7 +34,7 @@ import dns.resolver
 from pydantic import field_validator
 
 from escalatord.checks.base import Check, CheckConfig, Result, Status
-from escalatord.checks.tcp import format_ms
+from escalatord.checks.text import format_ms
 from escalatord.config.types import Duration, format_duration
 
 SHOW_ANSWERS = 5  # answers listed in a summary

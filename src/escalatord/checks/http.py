@@ -49,7 +49,7 @@ from escalatord import __version__
 from escalatord.checks import http_body, http_client
 from escalatord.checks.base import Check, CheckContext, Result, Status
 from escalatord.checks.http_config import HttpConfig
-from escalatord.checks.tcp import format_ms
+from escalatord.checks.text import format_ms
 from escalatord.checks.tlscert import days_left, not_after
 from escalatord.config.types import format_duration
 

@@ -34,6 +34,7 @@ from icmplib import ICMPv4Socket, ICMPv6Socket
 from icmplib.exceptions import ICMPSocketError, SocketPermissionError
 
 from escalatord.checks.base import CheckContext
+from escalatord.checks.hosts import normalize
 from escalatord.checks.icmp_mode import permission_message
 from escalatord.checks.loopsocket import LoopSocket
 from escalatord.errors import CheckError
@@ -138,20 +139,6 @@ def _checksum(data: bytes) -> int:
     total = (total & 0xFFFF) + (total >> 16)
     total += total >> 16
     return ~total & 0xFFFF
-
-
-def normalize(address: str) -> str:
-    """The canonical text of an IP literal without any IPv6 scope: how replies are keyed.
-
-    The scope is dropped because the kernel may report it by name ("%eth0") where the
-    config gave a number ("%2"), or the other way round. (inet_pton/inet_ntop rather than
-    `ipaddress`: this runs for every packet, and they are ten times faster.)
-    """
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    try:
-        return socket.inet_ntop(family, socket.inet_pton(family, address.partition("%")[0]))
-    except OSError:
-        raise ValueError(f"not an IP address: {address!r}") from None
 
 
 class Pinger(LoopSocket):

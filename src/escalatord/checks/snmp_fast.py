@@ -21,8 +21,8 @@ import socket
 from typing import Literal
 
 from escalatord.checks.base import CheckContext
+from escalatord.checks.hosts import normalize
 from escalatord.checks.loopsocket import LoopSocket
-from escalatord.checks.pinger import normalize
 from escalatord.checks.snmp_wire import Response, WireError, decode_response, get_request
 
 Family = Literal[4, 6]

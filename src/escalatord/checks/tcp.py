@@ -24,16 +24,10 @@ from pydantic import Field, field_validator
 
 from escalatord.checks.base import Check, CheckConfig, Result, Status
 from escalatord.checks.hosts import validate_host
+from escalatord.checks.text import format_ms
 from escalatord.config.types import Duration, format_duration
 
 REPLY_CAP = 64 << 10  # bytes of reply searched for `expect` before giving up
-
-
-def format_ms(ms: float) -> str:
-    """Milliseconds for a summary: 0.05, 12.3, 250."""
-    if ms < 1:
-        return f"{ms:.2f}"
-    return f"{ms:.1f}" if ms < 100 else f"{ms:.0f}"
 
 
 def _preview(data: bytes, limit: int = 60) -> str:
