@@ -12,7 +12,7 @@ probes as are due at `rate` per second, in turn over the mix's kinds, each as a 
   daemon adds around a probe, not the difference between two ICMP libraries. icmplib's
   figure is recorded beside it (a socket per call, ~3× the CPU: bench/ping_sockets.py).
 - http: GET through one shared `httpx.AsyncClient` (keep-alive, trust_env off), reading the
-  body; or (`--http-lib escalatord`) through escalatord's own `checks/http_client.py`, which
+  body; or (`--http-lib escalatord`) through escalatord's own `checks/http/client.py`, which
   the daemon's http checks use since the first round of speed work: then the ratio is the
   daemon's overhead around the very same probe code.
 - snmp: pysnmp 7 `get_cmd` on one `SnmpEngine`, v2c, one transport target reused; or
@@ -100,7 +100,7 @@ async def _probe_loop(
         return host.packets_received == 3
 
     if http_lib == "escalatord":
-        from escalatord.checks import http_client
+        from escalatord.checks.http import client as http_client
 
         own = http_client.Client()
         prepared = []

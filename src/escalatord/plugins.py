@@ -12,7 +12,7 @@ from functools import cache
 from typing import Any
 
 BUILTIN_CHECKS: dict[str, str] = {
-    "http": "escalatord.checks.http:HttpCheck",
+    "http": "escalatord.checks.http.check:HttpCheck",
     "tcp": "escalatord.checks.tcp:TcpCheck",
     "ping": "escalatord.checks.ping:PingCheck",
     "heartbeat": "escalatord.checks.heartbeat:HeartbeatCheck",

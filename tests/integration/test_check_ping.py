@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from escalatord.checks.base import CheckContext, Status, execute
-from escalatord.checks.ping import PingCheck, assess
 from escalatord.checks.icmp_mode import UNPRIVILEGED_FIX
+from escalatord.checks.ping import PingCheck, assess
 from escalatord.checks.pinger import Echo, IcmpUnavailable, Pinger, PingStats
 from tests.support import programs
 

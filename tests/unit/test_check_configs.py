@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from escalatord.checks.http import HttpCheck
+from escalatord.checks.http.check import HttpCheck
 from escalatord.checks.ping import PingCheck
 from escalatord.checks.tcp import TcpCheck
 from escalatord.plugins import load

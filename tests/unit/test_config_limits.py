@@ -14,7 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from escalatord.checks.heartbeat import HeartbeatConfig, Signals, evaluate
-from escalatord.checks.http_config import HttpConfig
+from escalatord.checks.http.config import HttpConfig
 from escalatord.config.loader import load_text
 from escalatord.config.types import parse_duration
 from escalatord.errors import ConfigError

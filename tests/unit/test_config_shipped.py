@@ -18,7 +18,7 @@ from tests.support.config_files import SECRET, paths, problems_of, write
 ROOT = Path(__file__).resolve().parents[2]
 
 REAL_MODULES = [
-    "escalatord.checks.http",
+    "escalatord.checks.http.check",
     "escalatord.checks.tcp",
     "escalatord.checks.ping",
     "escalatord.notify.webhook",

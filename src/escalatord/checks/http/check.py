@@ -17,8 +17,9 @@
     ca_file = "/etc/ssl/internal-ca.pem"
     follow_redirects = false
 
-Requests go through escalatord's own small HTTP/1.1 client (http_client.py: ~5x cheaper per
-request than httpx, whose pool also scans every idle connection on each request); checks with
+Requests go through escalatord's own small HTTP/1.1 client (client.py: much cheaper per request
+than httpx, whose pool also scans every idle connection on each request; bench/RESULTS.md,
+'Issue 6: the scenario suite, and the first round of speed work'); checks with
 `follow_redirects = true` use httpx. Both are shared process-wide through the check context
 (keep-alive connections per origin; TLS contexts per ca_file). Requests ignore proxy
 variables and ~/.netrc and keep no cookies, so a probe is the same whatever the daemon's
@@ -29,7 +30,8 @@ environment and whatever ran before it.
 verify_tls it already fails the handshake). Checks are judged in this order: status, body,
 JSON, certificate, latency; the first critical finding decides, warnings are listed together.
 Before all of them, a body cut short or not decodable is critical. Both paths give an odd
-server the same verdict (http_body.py lists them; tests/integration/test_http_odd_servers.py).
+server the same verdict (body.py lists them;
+tests/integration/checks/http/test_http_odd_servers.py holds them).
 """
 
 from __future__ import annotations
@@ -46,11 +48,12 @@ from typing import Any
 import httpx
 
 from escalatord import __version__
-from escalatord.checks import http_body, http_client
 from escalatord.checks.base import Check, CheckContext, Result, Status
-from escalatord.checks.http_config import HttpConfig
+from escalatord.checks.http import body as http_body
+from escalatord.checks.http import client as http_client
+from escalatord.checks.http.config import HttpConfig
+from escalatord.checks.http.tlscert import days_left, not_after
 from escalatord.checks.text import format_ms
-from escalatord.checks.tlscert import days_left, not_after
 from escalatord.config.types import format_duration
 
 BODY_CAP = 1 << 20  # read at most this much of a body when it has to be searched
@@ -147,7 +150,7 @@ class HttpCheck(Check):
 
     def _request(self) -> tuple[http_client.Target, bytes]:
         """The target and the request's bytes: they never change between runs, so they are
-        made once, at the first run (not at start: 10,000 checks start ~40 ms sooner)."""
+        made once, at the first run (not at start, so that large configs start sooner)."""
         if self._fast is None:
             cfg = self.config
             target = http_client.Target.parse(cfg.url)
@@ -160,7 +163,7 @@ class HttpCheck(Check):
         cfg = self.config
         if not cfg.verify_tls:
             return self.context.shared("ssl.context:noverify", _unverified_context)
-        # Loading a trust store takes ~0.2 s: once per ca_file, whatever the other keys.
+        # Loading a trust store parses every CA in it: once per ca_file, whatever the other keys.
         # Without ca_file it is the system's store, where organisations add internal CAs.
         return self.context.shared(
             f"ssl.context:ca={cfg.ca_file}",
@@ -202,7 +205,7 @@ class HttpCheck(Check):
 
     async def _probe_httpx(self) -> Result:
         """The request through httpx (redirects). Its body is read raw and decoded, and its
-        framing judged, by http_body: the verdicts of the lean path (see http_body.py)."""
+        framing judged, by http_body: the verdicts of the lean path (see body.py)."""
         cfg = self.config
         cap = self._cap
         client = self._client()  # before the clock: the first call loads a trust store

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from escalatord.checks.base import CheckContext, Status, execute
-from escalatord.checks.http import HttpCheck
+from escalatord.checks.http.check import HttpCheck
 
 Answer = Callable[[str, int], bytes | None]  # (request line, n-th request on its connection)
 

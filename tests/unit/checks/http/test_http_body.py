@@ -1,4 +1,4 @@
-"""The http check's pure reply rules (checks/http_body.py): relaxed heads, decoding, framing."""
+"""The http check's pure reply rules (checks/http/body.py): relaxed heads, decoding, framing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from escalatord.checks import http_body
+from escalatord.checks.http import body as http_body
 
 
 def test_a_folded_header_and_a_repeated_length_are_rewritten_and_the_body_kept():

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from escalatord.checks.base import CheckContext, Result, Status, execute
-from escalatord.checks.http import HttpCheck
+from escalatord.checks.http.check import HttpCheck
 
 OK, CRITICAL = Status.OK, Status.CRITICAL
 BROKE = "broke the HTTP protocol"

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from escalatord.checks.base import CheckContext, Status, execute
-from escalatord.checks.http import HttpCheck, describe_error
+from escalatord.checks.http.check import HttpCheck, describe_error
 from tests.support.certs import self_signed
 from tests.support.http_target import HttpTarget, Reply
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from escalatord.checks.json_assert import JsonAssertion, parse_path
+from escalatord.checks.http.json_assert import JsonAssertion, parse_path
 
 DOC = {
     "status": "up",

@@ -1,9 +1,10 @@
 """A small HTTP/1.1 client for `http` checks: the probe path without a general-purpose library.
 
-Why not httpx here: per request it costs ~1.8 ms of CPU on the benchmark machine, and its pool
+Why not httpx here: per request it costs several times the CPU this client does, and its pool
 (httpcore) walks every pooled connection on every request, asking each socket whether it is
 readable (a syscall): with a few hundred keep-alive connections a single request costs
-milliseconds (bench/RESULTS.md, issue 6 section). A probe needs far less: one
+milliseconds (bench/RESULTS.md, 'Issue 6: the scenario suite, and the
+first round of speed work'). A probe needs far less: one
 request per connection at a time, idle connections reused per origin, a body read up to a cap.
 
 - Idle connections are kept per origin (scheme, host, port, TLS context) in a LIFO stack:
@@ -12,9 +13,9 @@ request per connection at a time, idle connections reused per origin, a body rea
   connection before any byte of reply arrives (the server closed it meanwhile) is retried
   once on a new connection, as browsers do.
 - Responses are parsed by httptools (llhttp, the parser uvicorn uses; it comes with
-  uvicorn[standard]) in http_connection.py. A body is read up to `cap` bytes; a reply cut
+  uvicorn[standard]) in connection.py. A body is read up to `cap` bytes; a reply cut
   there closes its connection. gzip and deflate bodies are decoded. Odd replies get the
-  verdicts httpx gives them (http_body.py); a body cut short or not decodable comes back as
+  verdicts httpx gives them (body.py); a body cut short or not decodable comes back as
   `Response.fault`.
 - Errors are the socket's own (ConnectionRefusedError, ssl.SSLCertVerificationError,
   socket.gaierror, ...) or `ProtocolError` when the server breaks HTTP; `describe_error` in
@@ -36,8 +37,9 @@ from urllib.parse import unquote
 
 import httpx
 
-from escalatord.checks import http_body, http_connection
-from escalatord.checks.http_connection import Connection, ProtocolError, Response
+from escalatord.checks.http import body as http_body
+from escalatord.checks.http import connection as http_connection
+from escalatord.checks.http.connection import Connection, ProtocolError, Response
 
 __all__ = ["Client", "ProtocolError", "Response", "Target", "build_request", "parse_url"]
 
@@ -48,8 +50,9 @@ MAX_IDLE_PER_ORIGIN = 64
 @functools.lru_cache(maxsize=1 << 16)
 def parse_url(url: str) -> httpx.URL:
     """httpx's URL parsing (IDNA, percent-encoding), once per distinct URL: each http check's
-    URL is parsed by the config validator, the check and the client (~80 us each; 10,000
-    checks start 0.5 s faster). httpx.URL is immutable, so sharing one is safe."""
+    URL is parsed by the config validator, the check and the client, and parsing it once
+    makes large configs start sooner (bench/RESULTS.md, 'Issue 6: start-up under 2 s'). httpx.URL is
+    immutable, so sharing one is safe."""
     return httpx.URL(url)
 
 

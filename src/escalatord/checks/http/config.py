@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 from pydantic import Field, field_validator, model_validator
 
-from escalatord.checks import http_client
 from escalatord.checks.base import CheckConfig
-from escalatord.checks.json_assert import JsonAssertion
+from escalatord.checks.http import client as http_client
+from escalatord.checks.http.json_assert import JsonAssertion
 from escalatord.config.types import Duration, check_headers
 
 _METHOD = re.compile(r"^[A-Z]+$")

@@ -1,9 +1,9 @@
 """How a reply's head and body are judged, the same on both of the http check's paths.
 
-The http check reads replies through two parsers: escalatord's lean client (http_client.py,
+The http check reads replies through two parsers: escalatord's lean client (client.py,
 httptools/llhttp) and httpx (h11) for `follow_redirects = true`. Left alone they disagree on
 odd servers, so both paths go through these pure functions, and
-tests/integration/test_http_odd_servers.py holds them to one verdict:
+tests/integration/checks/http/test_http_odd_servers.py holds them to one verdict:
 
 - A body that stops before its end (fewer bytes than Content-Length, or a chunked body without
   its last chunk, then the server closes) is cut short: critical, saying how much came.

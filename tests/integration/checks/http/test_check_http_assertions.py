@@ -13,8 +13,8 @@ import pytest
 from pydantic import ValidationError
 
 from escalatord.checks.base import CheckContext, Status, execute
-from escalatord.checks.http import HttpCheck
-from escalatord.checks.tlscert import not_after
+from escalatord.checks.http.check import HttpCheck
+from escalatord.checks.http.tlscert import not_after
 from tests.support import programs
 from tests.support.certs import self_signed
 from tests.support.http_target import HttpTarget
