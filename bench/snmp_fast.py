@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.support.snmp_agent import COMMUNITY, Snmpd
 
 from escalatord.checks.base import CheckContext
-from escalatord.checks.snmp import SnmpCheck
-from escalatord.checks.snmp_session import SnmpTarget
+from escalatord.checks.snmp.get import SnmpCheck
+from escalatord.checks.snmp.session import SnmpTarget
 
 SYS_NAME = (1, 3, 6, 1, 2, 1, 1, 5, 0)
 

@@ -19,8 +19,8 @@ BUILTIN_CHECKS: dict[str, str] = {
     "command": "escalatord.checks.command:CommandCheck",
     "dns": "escalatord.checks.dns:DnsCheck",
     "file_age": "escalatord.checks.file_age:FileAgeCheck",
-    "snmp": "escalatord.checks.snmp:SnmpCheck",
-    "snmp_interface": "escalatord.checks.snmp_interface:SnmpInterfaceCheck",
+    "snmp": "escalatord.checks.snmp.get:SnmpCheck",
+    "snmp_interface": "escalatord.checks.snmp.interface:SnmpInterfaceCheck",
     "snmp_trap": "escalatord.checks.snmp_trap:SnmpTrapCheck",
 }
 

@@ -1,14 +1,14 @@
 """OIDs of trap config and summaries.
 
-Names resolve through `escalatord.checks.mibnames`, the resolver the SNMP checks use too
+Names resolve through `escalatord.checks.snmp.mibnames`, the resolver the SNMP checks use too
 (IF-MIB and HOST-RESOURCES-MIB objects it lists, and the MIBs shipped with pysnmp, such as
 SNMPv2-MIB's coldStart), with notifications allowed. Anything else is written numerically.
 """
 
 from __future__ import annotations
 
-from escalatord.checks.mibnames import format_oid
-from escalatord.checks.mibnames import resolve as resolve_oid
+from escalatord.checks.snmp.mibnames import format_oid
+from escalatord.checks.snmp.mibnames import resolve as resolve_oid
 
 SNMP_TRAPS = "1.3.6.1.6.3.1.1.5"  # the standard traps; v1 generic trap N is snmpTraps.(N+1)
 LINK_DOWN = f"{SNMP_TRAPS}.3"

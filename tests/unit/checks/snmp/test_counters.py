@@ -7,7 +7,7 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from escalatord.checks.counters import Rates, Sample, delta, format_bps, rates
+from escalatord.checks.snmp.counters import Rates, Sample, delta, format_bps, rates
 
 BASE = Sample(
     at=1000.0,

@@ -12,7 +12,7 @@ from typing import Any
 from pyasn1.type import univ
 from pysnmp.proto import rfc1902
 
-from escalatord.checks.mibnames import format_oid
+from escalatord.checks.snmp.mibnames import format_oid
 
 _MISSING = {"NoSuchObject": "noSuchObject", "NoSuchInstance": "noSuchInstance"}
 _MISSING["EndOfMibView"] = "endOfMibView"

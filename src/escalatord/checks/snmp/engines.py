@@ -1,5 +1,5 @@
 """The process's pysnmp engine(s): `SnmpSession`, shared by every SNMP check through the
-`CheckContext` (`SnmpSession.of(context)`); see snmp_session.py for how targets use it.
+`CheckContext` (`SnmpSession.of(context)`); see session.py for how targets use it.
 
 One engine can hold one set of SNMPv3 keys per user name (pysnmp localises the keys of a user
 for each agent from a single entry). When two checks use the same v3 user name with different
@@ -71,7 +71,8 @@ class SnmpSession:
 
 
 def pysnmp_hlapi() -> Any:
-    """pysnmp's high-level API, imported on first use (~0.2 s): v1/v2c GETs never need it."""
+    """pysnmp's high-level API, imported on first use (slow to import): v1/v2c GETs never need
+    it."""
     import pysnmp.hlapi.v3arch.asyncio as hlapi
 
     return hlapi

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from escalatord.checks.base import CheckContext, Result, Status, execute
-from escalatord.checks.snmp import SnmpCheck
-from escalatord.checks.snmp_engines import SHARED_KEY
+from escalatord.checks.snmp.engines import SHARED_KEY
+from escalatord.checks.snmp.get import SnmpCheck
 from tests.support.snmp_agent import (
     COMMUNITY,
     V3_AUTH_KEY,

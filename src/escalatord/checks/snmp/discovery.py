@@ -54,7 +54,7 @@ async def agent_engine_id(host: str, port: int, wait: float) -> bytes | None:
 
 def engine_id_of(data: bytes) -> bytes:
     """msgAuthoritativeEngineID of an SNMPv3 message; b"" when it cannot be read."""
-    # Imported here: pysnmp's USM pulls in its ciphers (cryptography, ~40 ms), which a
+    # Imported here: pysnmp's USM pulls in its ciphers (cryptography, slow to import), which a
     # daemon polling only v1/v2c never needs.
     from pysnmp.proto.mpmod.rfc3412 import SNMPv3Message
     from pysnmp.proto.secmod.rfc3414.service import UsmSecurityParameters

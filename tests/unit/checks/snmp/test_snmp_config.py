@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from escalatord.checks.mibnames import resolve
-from escalatord.checks.snmp import SnmpCheck
-from escalatord.checks.snmp_interface import SnmpInterfaceCheck
+from escalatord.checks.snmp.get import SnmpCheck
+from escalatord.checks.snmp.interface import SnmpInterfaceCheck
+from escalatord.checks.snmp.mibnames import resolve
 from escalatord.config.loader import load_text
 from escalatord.errors import ConfigError
 from escalatord.plugins import load
@@ -252,7 +252,7 @@ def test_interface_thresholds_accept_percent_signs_and_check_ranges():
 
 def test_every_toml_example_in_the_snmp_docs_loads(tmp_path):
     """The config snippets of docs/snmp.md validate together (secret files and ${VARS} stubbed)."""
-    docs = (Path(__file__).resolve().parents[2] / "docs" / "snmp.md").read_text()
+    docs = (Path(__file__).resolve().parents[4] / "docs" / "snmp.md").read_text()
     blocks = re.findall(r"```toml\n(.*?)```", docs, flags=re.S)
     assert len(blocks) >= 6
     secrets = tmp_path / "secrets"

@@ -1,9 +1,9 @@
 """BER for SNMP v1/v2c GET: encode a GetRequest, decode a GetResponse (pure, no IO).
 
-Why by hand: a GET through pysnmp costs ~1-2 ms of CPU, and even pysnmp's own low-level
-message API with the pyasn1 codec costs ~0.5 ms per encode + decode; this codec costs a few
-tens of microseconds (bench/RESULTS.md, "SNMP v1/v2c fast path"). It covers exactly what a
-poll needs; v3, walks and traps stay with pysnmp (snmp_session.py).
+Why by hand: a GET through pysnmp costs much CPU, and even pysnmp's own low-level message API
+with the pyasn1 codec costs a large part of that per encode + decode; this codec costs a small
+fraction (bench/RESULTS.md, "SNMP v1/v2c fast path"). It covers exactly what a
+poll needs; v3, walks and traps stay with pysnmp (session.py).
 
 Values come back as the same pysnmp/pyasn1 objects pysnmp's own GET path hands a check, so
 `snmp_values` renders and judges them identically: INTEGER as `rfc1902.Integer` (v2c) or

@@ -4,7 +4,7 @@
     name = "boston-uplink"
     type = "snmp_interface"
     host = "10.20.0.1"
-    community = "${SNMP_COMMUNITY}"   # and the other keys of snmp_config.py
+    community = "${SNMP_COMMUNITY}"   # and the other keys of config.py
     interface = "ge-0/0/1"            # matched against ifName, ifDescr or ifAlias…
     # match = "any"                   # …or only "name", "descr" or "alias"
     # if_index = 3                    # instead of interface: a fixed ifIndex
@@ -37,13 +37,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, model_validator
 
 from escalatord.checks.base import Check, CheckContext, Result, Status
-from escalatord.checks.counters import Rates, Sample, format_bps, rates
-from escalatord.checks.mibnames import Oid
 from escalatord.checks.ranges import Range, parse_range
-from escalatord.checks.snmp_config import SnmpTargetConfig
-from escalatord.checks.snmp_failures import MissingOid, SnmpFailure
-from escalatord.checks.snmp_session import SnmpTarget
-from escalatord.checks.snmp_values import missing, render
+from escalatord.checks.snmp.config import SnmpTargetConfig
+from escalatord.checks.snmp.counters import Rates, Sample, format_bps, rates
+from escalatord.checks.snmp.failures import MissingOid, SnmpFailure
+from escalatord.checks.snmp.mibnames import Oid
+from escalatord.checks.snmp.session import SnmpTarget
+from escalatord.checks.snmp.values import missing, render
 
 SYS_UPTIME: Oid = (1, 3, 6, 1, 2, 1, 1, 3, 0)
 _IF = (1, 3, 6, 1, 2, 1, 2, 2, 1)

@@ -1,10 +1,10 @@
 """How an SNMP request failed: `SnmpFailure` and its kinds, carrying the status and summary a
-check reports. `SnmpTarget` (snmp_session.py) says which failure each situation raises."""
+check reports. `SnmpTarget` (session.py) says which failure each situation raises."""
 
 from __future__ import annotations
 
 from escalatord.checks.base import Result, Status
-from escalatord.checks.mibnames import Oid, format_oid
+from escalatord.checks.snmp.mibnames import Oid, format_oid
 
 
 class SnmpFailure(Exception):

@@ -196,12 +196,12 @@ class SnmpTargetConfig(CheckConfig):
         tries, rounded down to pysnmp's 0.1 s timer tick, so every try gets its full wait and
         the run still ends before the check's hard timeout. With SNMPv3 one more share is kept
         for the discovery request that tells a dead agent from a wrong priv_key or a changed
-        engine ID (snmp_discovery.py).
+        engine ID (discovery.py).
         """
         if self.request_timeout is not None:
             return self.request_timeout.total_seconds()
         total = self.timeout.total_seconds()
-        # The margin also covers a new engine's first request (~0.3 s of setup).
+        # The margin also covers a new engine's first request, which sets the engine up.
         budget = total - min(1.0, max(0.3, total * 0.1))
         shares = self.request_retries + 1 + (self.version == "3")
         return math.floor(budget / shares / TICK + 1e-9) * TICK

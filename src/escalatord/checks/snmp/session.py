@@ -1,23 +1,23 @@
 """SNMP requests for checks: `SnmpTarget`, GET and walk, and what failures mean.
 
-Every SNMP check of the process goes through one `SnmpSession` (snmp_engines.py), kept in the
+Every SNMP check of the process goes through one `SnmpSession` (engines.py), kept in the
 `CheckContext` (`SnmpSession.of(context)`): one pysnmp `SnmpEngine`, so one UDP socket and one
-0.1 s timer for all of them, and the ~0.3 s of CPU an engine costs on its first request is paid
-once. A check holds an `SnmpTarget` (agent address, credentials, per-try timeout and retries)
-and awaits `get()` or `walk()` on it; requests of different checks run concurrently on the
-event loop, so a silent agent delays only its own checks. v1/v2c GETs skip pysnmp: they go
-through snmp_fast.py (one shared socket, BER by hand; ~20x less CPU), with the same results and
-failures.
+0.1 s timer for all of them, and the CPU an engine costs on its first request is paid once. A
+check holds an `SnmpTarget` (agent address, credentials, per-try timeout and retries) and awaits
+`get()` or `walk()` on it; requests of different checks run concurrently on the event loop, so a
+silent agent delays only its own checks. v1/v2c GETs skip pysnmp: they go through fast.py (one
+shared socket, BER by hand; far less CPU: bench/RESULTS.md, 'SNMP v1/v2c fast path'), with the
+same results and failures.
 
 One engine can hold one set of SNMPv3 keys per user name: a second set gets an engine of its
-own (snmp_engines.py).
+own (engines.py).
 
-Failures are raised as `SnmpFailure` (snmp_failures.py) carrying the status and summary a check
+Failures are raised as `SnmpFailure` (failures.py) carrying the status and summary a check
 reports:
 
 - no answer: critical, "no response from HOST:PORT after N tries", plus "(agent down or wrong
   community)" on v1/v2c, where an agent silently drops a wrong community. On v3 a silent agent
-  is then asked for its engine ID (snmp_discovery.py): one whose engine ID changed is asked
+  is then asked for its engine ID (discovery.py): one whose engine ID changed is asked
   again at once under the new one;
 - SNMPv3 credentials the agent refuses (unknown user, wrong digest, decryption error,
   unsupported security level; or an agent that answers engine discovery but never a request
@@ -44,15 +44,15 @@ from pysnmp.proto import errind, rfc1902
 
 from escalatord.checks.base import CheckContext, Status
 from escalatord.checks.hosts import ip_literal
-from escalatord.checks.mibnames import Oid, format_oid
-from escalatord.checks.snmp_auth import AUTH_FAILURES, auth_data, fingerprint
-from escalatord.checks.snmp_config import TICK, SnmpTargetConfig
-from escalatord.checks.snmp_discovery import agent_engine_id, cached_engine_id, forget_peer
-from escalatord.checks.snmp_engines import SnmpSession, pysnmp_hlapi
-from escalatord.checks.snmp_failures import MissingOid, NoResponse, SnmpFailure
-from escalatord.checks.snmp_fast import shared_fast_snmp
-from escalatord.checks.snmp_values import missing
-from escalatord.checks.snmp_wire import varbind_list
+from escalatord.checks.snmp.auth import AUTH_FAILURES, auth_data, fingerprint
+from escalatord.checks.snmp.config import TICK, SnmpTargetConfig
+from escalatord.checks.snmp.discovery import agent_engine_id, cached_engine_id, forget_peer
+from escalatord.checks.snmp.engines import SnmpSession, pysnmp_hlapi
+from escalatord.checks.snmp.failures import MissingOid, NoResponse, SnmpFailure
+from escalatord.checks.snmp.fast import shared_fast_snmp
+from escalatord.checks.snmp.mibnames import Oid, format_oid
+from escalatord.checks.snmp.values import missing
+from escalatord.checks.snmp.wire import varbind_list
 
 BULK_REPETITIONS = 25  # rows per GETBULK when walking: small enough for any agent's PDU size
 MAX_WALK_ROWS = 100_000  # a walk longer than this is an agent looping, not a table
@@ -61,7 +61,7 @@ MAX_WALK_ROWS = 100_000  # a walk longer than this is an agent looping, not a ta
 class SnmpTarget:
     """One check's agent: address, credentials, timeout and retries; GET and walk.
 
-    v1/v2c GETs take escalatord's own lean path (snmp_fast.py); `fast=False` sends them
+    v1/v2c GETs take escalatord's own lean path (fast.py); `fast=False` sends them
     through pysnmp like everything else, for tests and benchmarks that compare the two.
     """
 
@@ -104,7 +104,7 @@ class SnmpTarget:
         return [(tuple(oid), value) for oid, value in reply[3]]
 
     async def _fast_get(self, key: tuple[Oid, ...]) -> list[tuple[Oid, Any]]:
-        """`get()` through snmp_fast.py (v1/v2c): the same results and failures as pysnmp's."""
+        """`get()` through fast.py (v1/v2c): the same results and failures as pysnmp's."""
         varbinds = self._wire.get(key)
         if varbinds is None:  # encoded once per check, not per poll
             if len(self._wire) >= 4:  # an interface that moved: old indexes are done
@@ -181,7 +181,7 @@ class SnmpTarget:
         """One request through pysnmp's command generators, with varbinds already encoded.
 
         hlapi's get_cmd/bulk_cmd would resolve every OID against a MIB view first, and with
-        pysmi installed build a MIB compiler per engine (1-2 s of CPU on the event loop).
+        pysmi installed build a MIB compiler per engine (a long stall of the event loop).
         """
         oids = tuple(tuple(o) for o, _ in varbinds)
         if self._auth is None:
@@ -320,8 +320,9 @@ async def _resolve(host: str, port: int) -> str:
 
 @lru_cache(maxsize=256)
 def _octets(community: str) -> bytes:
-    """A community as pysnmp encodes it; cached: thousands of checks share a few (pyasn1
-    takes ~30 µs per value, a tenth of a second at start-up for 3,000 SNMP checks)."""
+    """A community as pysnmp encodes it; cached: thousands of checks share a few, and
+    pyasn1 is slow enough per value to show in start-up (bench/RESULTS.md, 'Issue 6: start-up
+    under 2 s')."""
     return rfc1902.OctetString(community).asOctets()
 
 

@@ -9,13 +9,13 @@ from typing import Any
 
 from pysnmp.proto import errind
 
-from escalatord.checks.snmp_config import SnmpTargetConfig
+from escalatord.checks.snmp.config import SnmpTargetConfig
 
 
 @functools.cache
 def protocols() -> tuple[dict[str, Any], dict[str, Any]]:
     """(auth, priv): pysnmp's protocol objects by config name. Imported on first use: pysnmp's
-    high-level API costs ~0.2 s of start-up, and v1/v2c GETs never need it."""
+    high-level API is slow to import, and v1/v2c GETs never need it."""
     from pysnmp.hlapi.v3arch.asyncio import auth as usm
 
     auth = {

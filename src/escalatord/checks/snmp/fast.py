@@ -1,10 +1,11 @@
 """SNMP v1/v2c GETs through one UDP socket per process and address family.
 
-pysnmp spends ~1-2 ms of CPU on every GET (its message-processing and security models and
-pyasn1 objects), about half the daemon's CPU in a mixed ping/HTTP/SNMP load. A poll is almost
-always a v1/v2c GET, so those go here: BER by hand (snmp_wire.py) and, as for ping
-(pinger.py), one non-blocking socket read by a single reader callback on the event loop,
-matching each reply to the request waiting for it. v3, walks and traps stay with pysnmp.
+pysnmp spends much CPU on every GET (its message-processing and security models and pyasn1
+objects), once the larger part of the daemon's CPU in a mixed ping/HTTP/SNMP load
+(bench/RESULTS.md, 'SNMP v1/v2c fast path'). A poll is almost always a v1/v2c GET, so those go
+here: BER by hand (wire.py) and, as for ping (checks/ping/pinger.py), one non-blocking socket
+read by a single reader callback on the event loop, matching each reply to the request waiting
+for it. v3, walks and traps stay with pysnmp.
 
 A reply is taken only when it comes from the address and port the request went to, carries
 the request's request-id, and has its version and community; anything else (a stray or late
@@ -23,7 +24,7 @@ from typing import Literal
 from escalatord.checks.base import CheckContext
 from escalatord.checks.hosts import normalize
 from escalatord.checks.loopsocket import LoopSocket
-from escalatord.checks.snmp_wire import Response, WireError, decode_response, get_request
+from escalatord.checks.snmp.wire import Response, WireError, decode_response, get_request
 
 Family = Literal[4, 6]
 

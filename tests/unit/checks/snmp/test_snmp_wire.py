@@ -14,9 +14,9 @@ from pyasn1.type import univ
 from pysnmp.proto import api, rfc1902, rfc1905
 from pysnmp.proto.proxy import rfc2576
 
-from escalatord.checks import snmp_wire
-from escalatord.checks.snmp_values import missing, number, render
-from escalatord.checks.snmp_wire import WireError, decode_response, get_request, varbind_list
+from escalatord.checks.snmp import wire as snmp_wire
+from escalatord.checks.snmp.values import missing, number, render
+from escalatord.checks.snmp.wire import WireError, decode_response, get_request, varbind_list
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -9,7 +9,7 @@
     expect = "1"                            # optional: every value must read exactly this
     # warning = "80"                        # optional: monitoring-plugins ranges on numbers
     # critical = "90"
-    community = "${SNMP_COMMUNITY}"         # and the other keys of snmp_config.py
+    community = "${SNMP_COMMUNITY}"         # and the other keys of config.py
 
 Every value is rendered as text (numbers in decimal, strings as they are, other octets as
 0x…) and compared with `expect` exactly; numeric values are checked against `warning` and
@@ -25,13 +25,13 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from escalatord.checks.base import Check, CheckContext, Result, Status
-from escalatord.checks.mibnames import resolve
 from escalatord.checks.ranges import RangeField
-from escalatord.checks.snmp_config import SnmpTargetConfig
-from escalatord.checks.snmp_failures import MissingOid, SnmpFailure
-from escalatord.checks.snmp_session import SnmpTarget
-from escalatord.checks.snmp_values import missing, render
-from escalatord.checks.snmp_values import number as as_number
+from escalatord.checks.snmp.config import SnmpTargetConfig
+from escalatord.checks.snmp.failures import MissingOid, SnmpFailure
+from escalatord.checks.snmp.mibnames import resolve
+from escalatord.checks.snmp.session import SnmpTarget
+from escalatord.checks.snmp.values import missing, render
+from escalatord.checks.snmp.values import number as as_number
 
 MAX_OIDS = 50  # per request: beyond this some agents answer tooBig
 SHOW_TEXT = 60  # characters of a string value shown in a summary

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from escalatord.checks.base import CheckContext, Result, Status, execute
-from escalatord.checks.snmp_interface import SnmpInterfaceCheck
+from escalatord.checks.snmp.interface import SnmpInterfaceCheck
 from tests.support.snmp_agent import (
     COMMUNITY,
     RECORDED_ROUTER,
