@@ -8,7 +8,7 @@ probes as are due at `rate` per second, in turn over the mix's kinds, each as a 
 - ping: three echo requests 200 ms apart (the daemon's `count = 3`), to a distinct
   127.x.y.z per probe slot, through escalatord's shared-socket `Pinger` by default, or
   icmplib's `async_ping` (`--ping-lib icmplib`). The shared socket is the default because it
-  is the probe path the daemon uses (`checks/pinger.py`): the ratio then measures what the
+  is the probe path the daemon uses (`checks/ping/pinger.py`): the ratio then measures what the
   daemon adds around a probe, not the difference between two ICMP libraries. icmplib's
   figure is recorded beside it (a socket per call, ~3× the CPU: bench/ping_sockets.py).
 - http: GET through one shared `httpx.AsyncClient` (keep-alive, trust_env off), reading the
@@ -61,7 +61,7 @@ async def _probe_loop(
 
     pinger = None
     if "ping" in kinds and ping_lib == "pinger":
-        from escalatord.checks.pinger import Pinger
+        from escalatord.checks.ping.pinger import Pinger
 
         pinger = Pinger(4, privileged=True)
 

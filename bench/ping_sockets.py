@@ -10,7 +10,7 @@ Nothing leaves the machine: 127.0.0.0/8 is answered by the local kernel.
 Variants:
   multiping-50    icmplib.async_multiping, its default concurrent_tasks=50
   multiping-500   the same with concurrent_tasks=500
-  shared-pinger   escalatord.checks.pinger.Pinger: one socket, one reader, futures
+  shared-pinger   escalatord.checks.ping.pinger.Pinger: one socket, one reader, futures
   ping-checks     N PingCheck objects run through execute(), as the daemon does
 
 Reported per variant (median of --repeat runs): wall seconds, probes/s, CPU seconds per
@@ -34,8 +34,8 @@ from functools import partial
 from icmplib import async_multiping
 
 from escalatord.checks.base import CheckContext, Status, execute
-from escalatord.checks.ping import PingCheck
-from escalatord.checks.pinger import Pinger
+from escalatord.checks.ping.check import PingCheck
+from escalatord.checks.ping.pinger import Pinger
 
 WAIT = 2.0  # seconds each request may wait for its reply
 

@@ -22,7 +22,7 @@ from escalatord import plugins
 from escalatord.api.app import build as build_api
 from escalatord.api.connections import ConnectionGuard, warn_if_few_files
 from escalatord.checks.base import Check, CheckConfig, CheckContext
-from escalatord.checks.icmp_mode import pings
+from escalatord.checks.ping.icmp_mode import pings
 from escalatord.config.model import Config
 from escalatord.errors import EscalatordError
 from escalatord.escalation.engine import Engine

@@ -148,7 +148,7 @@ def run(config_path: str) -> None:
 def check_config(config_path: str) -> None:
     """Validate the config: exit 0 with a summary, or 2 listing every problem."""
     from escalatord.checks.base import CheckContext
-    from escalatord.checks.icmp_mode import pings
+    from escalatord.checks.ping.icmp_mode import pings
     from escalatord.config.loader import unmatched_checks
     from escalatord.escalation.shadowing import shadow_warnings
 

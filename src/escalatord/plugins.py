@@ -14,7 +14,7 @@ from typing import Any
 BUILTIN_CHECKS: dict[str, str] = {
     "http": "escalatord.checks.http.check:HttpCheck",
     "tcp": "escalatord.checks.tcp:TcpCheck",
-    "ping": "escalatord.checks.ping:PingCheck",
+    "ping": "escalatord.checks.ping.check:PingCheck",
     "heartbeat": "escalatord.checks.heartbeat:HeartbeatCheck",
     "command": "escalatord.checks.command:CommandCheck",
     "dns": "escalatord.checks.dns:DnsCheck",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from escalatord.checks.icmp_mode import opens
+from escalatord.checks.ping.icmp_mode import opens
 from tests.support import programs
 from tests.support.daemon import DaemonProcess, free_port, wait_until
 

@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from escalatord.checks.http.check import HttpCheck
-from escalatord.checks.ping import PingCheck
+from escalatord.checks.ping.check import PingCheck
 from escalatord.checks.tcp import TcpCheck
 from escalatord.plugins import load
 

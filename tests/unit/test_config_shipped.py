@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 REAL_MODULES = [
     "escalatord.checks.http.check",
     "escalatord.checks.tcp",
-    "escalatord.checks.ping",
+    "escalatord.checks.ping.check",
     "escalatord.notify.webhook",
     "escalatord.notify.log",
 ]

@@ -22,7 +22,7 @@ from pydantic import Field, field_validator
 from escalatord.config.types import Duration, Strict, format_duration, positive_timeout
 
 if TYPE_CHECKING:
-    from escalatord.checks.icmp_mode import IcmpMode
+    from escalatord.checks.ping.icmp_mode import IcmpMode
     from escalatord.monitor.state import Params
 
 
@@ -113,9 +113,9 @@ class CheckContext:
     @property
     def icmp_mode(self) -> IcmpMode:
         """The ICMP socket this process pings with, decided on first use by trying to open
-        them (checks/icmp_mode.py), then fixed for the context's life."""
+        them (checks/ping/icmp_mode.py), then fixed for the context's life."""
         if self._icmp_mode is None:
-            from escalatord.checks.icmp_mode import decide  # icmplib only where pings run
+            from escalatord.checks.ping.icmp_mode import decide  # icmplib only where pings run
 
             self._icmp_mode = decide(self.icmp_privileged)
         return self._icmp_mode

@@ -44,7 +44,7 @@ class DaemonConfig(Strict):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     shutdown_timeout: Duration = timedelta(seconds=10)  # how long SIGTERM waits for checks
     tick: Duration = timedelta(seconds=1)  # how often escalation timers are looked at
-    # ICMP sockets (checks/icmp_mode.py): true raw (root or CAP_NET_RAW), false unprivileged
+    # ICMP sockets (checks/ping/icmp_mode.py): true raw (root or CAP_NET_RAW), false unprivileged
     # (net.ipv4.ping_group_range), "auto" the first of the two this process can open.
     icmp_privileged: bool | Literal["auto"] = "auto"
     # Signs ack links (HMAC-SHA256). Unset: a random key is made once and kept in the database.

@@ -5,7 +5,7 @@ the daemon over its stdin and stdout in length-prefixed pickle frames (`encode`,
 `FrameDecoder`; the daemon is the only writer, so unpickling is safe):
 
 - daemon → worker `("configure", icmp_mode, [CheckConfig, ...])`: the checks this worker
-  runs, and the ICMP mode the daemon decided (checks/icmp_mode.py), so it pings as the daemon
+  runs, and the ICMP mode the daemon decided (checks/ping/icmp_mode.py), so it pings as the daemon
   would. A check whose config is unchanged keeps its object, so what it remembers between runs
   (a resolved ifIndex, counter deltas, cached answers) survives a reload, as in the daemon.
 - daemon → worker `("run", seq, name)`: run that check once (`execute()`, its hard timeout);
@@ -45,7 +45,7 @@ from escalatord import loop
 from escalatord.checks.base import Check, CheckConfig, CheckContext, Result, Status, execute
 
 if TYPE_CHECKING:
-    from escalatord.checks.icmp_mode import IcmpMode
+    from escalatord.checks.ping.icmp_mode import IcmpMode
 
 log = structlog.get_logger("escalatord.probe_worker")
 

@@ -42,7 +42,7 @@ from escalatord.monitor.worker_exits import backoff, down, exit_text
 from escalatord.monitor.worker_log import relay
 
 if TYPE_CHECKING:
-    from escalatord.checks.icmp_mode import IcmpMode
+    from escalatord.checks.ping.icmp_mode import IcmpMode
 
 log = structlog.get_logger("escalatord.probes")
 

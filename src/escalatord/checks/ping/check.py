@@ -23,7 +23,7 @@ from pydantic import field_validator, model_validator
 
 from escalatord.checks.base import Check, CheckConfig, CheckContext, Result, Status
 from escalatord.checks.hosts import ip_literal, validate_host
-from escalatord.checks.pinger import IcmpUnavailable, PingStats, family_of, shared_pinger
+from escalatord.checks.ping.pinger import IcmpUnavailable, PingStats, family_of, shared_pinger
 from escalatord.checks.text import format_ms
 from escalatord.config.types import Duration, Percent, format_duration
 

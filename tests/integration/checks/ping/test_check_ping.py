@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from escalatord.checks.base import CheckContext, Status, execute
-from escalatord.checks.icmp_mode import UNPRIVILEGED_FIX
-from escalatord.checks.ping import PingCheck, assess
-from escalatord.checks.pinger import Echo, IcmpUnavailable, Pinger, PingStats
+from escalatord.checks.ping.check import PingCheck, assess
+from escalatord.checks.ping.icmp_mode import UNPRIVILEGED_FIX
+from escalatord.checks.ping.pinger import Echo, IcmpUnavailable, Pinger, PingStats
 from tests.support import programs
 
 BLACKHOLED = "198.18.0.77"
@@ -205,7 +205,7 @@ async def test_unprivileged_socket_refused_names_the_fix():
 _UNPRIVILEGED_RUN = """
 import asyncio, json
 from escalatord.checks.base import CheckContext, execute
-from escalatord.checks.ping import PingCheck
+from escalatord.checks.ping.check import PingCheck
 
 async def main():
     ctx = CheckContext(icmp_privileged=False)

@@ -5,8 +5,8 @@ receivers reads and discards everybody else's replies: a raw socket gets a copy 
 packet on the machine. Here one socket, opened with icmplib's `ICMPv4Socket`/`ICMPv6Socket`,
 is read by a single reader callback on the event loop that matches each reply to the request
 waiting for it by (source address, sequence) - plus our identifier on raw sockets - and wakes
-that request's future. 10,000 concurrent ping checks cost one file descriptor and one read per
-reply (see bench/ping_sockets.py).
+that request's future. However many ping checks run at once, they cost one file descriptor and
+one read per reply (bench/RESULTS.md, 'Ping: shared socket vs one socket per host').
 
 Privileged (raw) sockets choose their own identifier; unprivileged datagram ("ping") sockets
 get one from the kernel, which also filters replies by it, so there only (address, sequence)
@@ -35,8 +35,8 @@ from icmplib.exceptions import ICMPSocketError, SocketPermissionError
 
 from escalatord.checks.base import CheckContext
 from escalatord.checks.hosts import normalize
-from escalatord.checks.icmp_mode import permission_message
 from escalatord.checks.loopsocket import LoopSocket
+from escalatord.checks.ping.icmp_mode import permission_message
 from escalatord.errors import CheckError
 
 Family = Literal[4, 6]
@@ -79,7 +79,7 @@ class IcmpUnavailable(CheckError):
 
 
 class IcmpPermissionDenied(IcmpUnavailable):
-    """This process may not open that kind of ICMP socket (see checks/icmp_mode.py)."""
+    """This process may not open that kind of ICMP socket (see checks/ping/icmp_mode.py)."""
 
 
 @dataclass(frozen=True, slots=True)
