@@ -16,7 +16,7 @@ BUILTIN_CHECKS: dict[str, str] = {
     "tcp": "escalatord.checks.tcp:TcpCheck",
     "ping": "escalatord.checks.ping.check:PingCheck",
     "heartbeat": "escalatord.checks.heartbeat:HeartbeatCheck",
-    "command": "escalatord.checks.command:CommandCheck",
+    "command": "escalatord.checks.command.check:CommandCheck",
     "dns": "escalatord.checks.dns:DnsCheck",
     "file_age": "escalatord.checks.file_age:FileAgeCheck",
     "snmp": "escalatord.checks.snmp.get:SnmpCheck",

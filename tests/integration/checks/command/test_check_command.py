@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from escalatord.checks import command as command_module
 from escalatord.checks.base import CheckContext, Status, execute
-from escalatord.checks.command import CommandCheck
+from escalatord.checks.command import check as command_module
+from escalatord.checks.command.check import CommandCheck
 from tests.support import programs
 from tests.support.http_target import HttpTarget
 

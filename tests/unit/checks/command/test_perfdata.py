@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from escalatord.checks.perfdata import PerfValue, parse_output, parse_perfdata
+from escalatord.checks.command.perfdata import PerfValue, parse_output, parse_perfdata
 
 
 def test_summary_and_perfdata_from_the_first_line():
