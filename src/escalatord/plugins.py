@@ -15,7 +15,7 @@ BUILTIN_CHECKS: dict[str, str] = {
     "http": "escalatord.checks.http.check:HttpCheck",
     "tcp": "escalatord.checks.tcp:TcpCheck",
     "ping": "escalatord.checks.ping.check:PingCheck",
-    "heartbeat": "escalatord.checks.heartbeat:HeartbeatCheck",
+    "heartbeat": "escalatord.heartbeats.check:HeartbeatCheck",
     "command": "escalatord.checks.command.check:CommandCheck",
     "dns": "escalatord.checks.dns:DnsCheck",
     "file_age": "escalatord.checks.file_age:FileAgeCheck",

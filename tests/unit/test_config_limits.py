@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from escalatord.checks.heartbeat import HeartbeatConfig, Signals, evaluate
 from escalatord.checks.http.config import HttpConfig
 from escalatord.config.loader import load_text
 from escalatord.config.types import parse_duration
 from escalatord.errors import ConfigError
+from escalatord.heartbeats.check import HeartbeatConfig, Signals, evaluate
 from escalatord.notify.email import EmailConfig
 
 NOW = datetime(2026, 3, 14, 9, 26, 53, tzinfo=UTC)

@@ -16,7 +16,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from escalatord import __version__
-from escalatord.api import ack, heartbeat, ingest, listings
+from escalatord.api import ack, ingest, listings
+from escalatord.heartbeats import endpoint as heartbeat
 
 if TYPE_CHECKING:
     from escalatord.app import App

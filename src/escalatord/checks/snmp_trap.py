@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from escalatord.checks.base import Check, CheckConfig, CheckContext, Judged, Result, Status
-from escalatord.checks.heartbeat import Params
 from escalatord.config.types import Duration, format_duration
+from escalatord.heartbeats.check import Params
 from escalatord.traps import oids
 
 if TYPE_CHECKING:

@@ -333,7 +333,7 @@ class HeartbeatCheck(Check):
 
     async def evaluate(self, store: Store, now: datetime) -> Judged:
         """Judge the stored signals at `now` (the scheduler's run of a passive check)."""
-        from escalatord.store import heartbeats
+        from escalatord.heartbeats import store as heartbeats
 
         async with store.read() as conn:
             signals = await heartbeats.load(conn, self.name)

@@ -11,7 +11,7 @@ import pytest
 
 from escalatord.app import App
 from escalatord.checks.base import Status
-from escalatord.store import heartbeats
+from escalatord.heartbeats import store as heartbeats
 from tests.support import programs
 from tests.support.app import eventually, free_port, page_everything, running_app
 from tests.support.http_target import HttpTarget

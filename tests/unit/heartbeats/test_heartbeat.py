@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from escalatord.checks.base import CheckContext, Status
-from escalatord.checks.heartbeat import (
+from escalatord.heartbeats.check import (
     Cause,
     HeartbeatCheck,
     HeartbeatConfig,

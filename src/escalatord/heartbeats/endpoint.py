@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from escalatord.api.auth import BodyTooLarge, bearer, error, read_body, token_matches
-from escalatord.checks.heartbeat import BODY_LIMIT, HeartbeatCheck, Signal
+from escalatord.heartbeats.check import BODY_LIMIT, HeartbeatCheck, Signal
 
 if TYPE_CHECKING:
     from escalatord.app import App
@@ -72,7 +72,7 @@ def routes(app: App) -> list[Route]:
             return error(413, "the body is larger than 1 MiB; send a short message")
         body = raw[:BODY_LIMIT].decode("utf-8", errors="replace").strip() or None
         now = app.monitor.clock()
-        from escalatord.store import heartbeats
+        from escalatord.heartbeats import store as heartbeats
 
         async with app.store.write() as conn:
             signals = await heartbeats.record(
