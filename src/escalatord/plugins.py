@@ -21,7 +21,7 @@ BUILTIN_CHECKS: dict[str, str] = {
     "file_age": "escalatord.checks.file_age:FileAgeCheck",
     "snmp": "escalatord.checks.snmp.get:SnmpCheck",
     "snmp_interface": "escalatord.checks.snmp.interface:SnmpInterfaceCheck",
-    "snmp_trap": "escalatord.checks.snmp_trap:SnmpTrapCheck",
+    "snmp_trap": "escalatord.traps.check:SnmpTrapCheck",
 }
 
 BUILTIN_NOTIFIERS: dict[str, str] = {

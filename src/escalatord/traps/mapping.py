@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from escalatord.checks.base import Result, Status
-from escalatord.checks.snmp_trap import SnmpTrapConfig, canonical_address, immediate
 from escalatord.heartbeats.check import Params
+from escalatord.traps.check import SnmpTrapConfig, canonical_address, immediate
 from escalatord.traps.oids import IF_ADMIN_STATUS, IF_INDEX, LINK_DOWN, LINK_UP, name_of
 
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"

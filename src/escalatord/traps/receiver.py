@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from escalatord.checks.snmp_trap import SnmpTrapCheck, SnmpTrapConfig, canonical_address
 from escalatord.errors import EscalatordError
+from escalatord.traps.check import SnmpTrapCheck, SnmpTrapConfig, canonical_address
 from escalatord.traps.config import TrapsConfig
 from escalatord.traps.mapping import Interface, decode, route
 from escalatord.traps.oids import LINK_DOWN, LINK_UP

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from escalatord.checks.snmp_trap import SnmpTrapCheck
 from escalatord.config.loader import load, load_text
 from escalatord.errors import ConfigError
 from escalatord.plugins import load as load_type
 from escalatord.traps import oids
+from escalatord.traps.check import SnmpTrapCheck
 
 TRAPS = '[traps]\nlisten = "127.0.0.1:1162"\ncommunities = ["trap-secret"]\n'
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from escalatord.checks.base import CheckContext, Status
-from escalatord.checks.snmp_trap import SnmpTrapCheck, SnmpTrapConfig, clear_due
 from escalatord.monitor.state import CheckState
+from escalatord.traps.check import SnmpTrapCheck, SnmpTrapConfig, clear_due
 from escalatord.traps.mapping import (
     LINK_DOWN,
     LINK_UP,
