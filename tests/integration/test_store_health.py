@@ -105,7 +105,6 @@ async def test_take_back_makes_claims_of_owners_not_alive_due_now(store) -> None
     }
 
 
-
 async def test_a_write_cancelled_mid_statement_raises_the_cancellation(store) -> None:
     """A write cancelled while its statement runs (a SIGTERM during a tick) ends with the
     CancelledError, not an error from the invalidated connection that hid it and hung the

@@ -41,8 +41,8 @@ def test_other_content_types_name_what_was_sent(value: str | None, named: str):
 
 
 def test_problem_names_the_first_bad_string_by_its_path():
-    """A lone surrogate is named by its path (indexes from 0, as everywhere), keys included, first in
-    document order; with text=False only the depth is judged."""
+    """A lone surrogate is named by its path (indexes from 0, as everywhere), keys included,
+    first in document order; with text=False only the depth is judged."""
     value = {"ok": ["a", "é"], "alerts": [{"labels": {"x": "y"}}, {"labels": {"team": "\ud800"}}]}
     assert problem(value) == (
         "alerts[1].labels.team: not Unicode text: a lone surrogate (\\ud800) at character 1; "

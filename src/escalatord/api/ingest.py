@@ -99,8 +99,8 @@ def status_of(severity: str | None) -> Status:
 
 def judge_alerts(items: list[Any]) -> tuple[list[AmAlert], list[dict[str, Any]]]:
     """The valid alerts of a batch, and one `{"alert": n, "reason": …}` per rejected one (n
-    counts from 0, like every index escalatord shows; the reason names the field, and quotes no string that is not text, so it
-    is safe to log and to echo)."""
+    counts from 0, like every index escalatord shows; the reason names the field, and quotes no
+    string that is not text, so it is safe to log and to echo)."""
     valid, rejected = [], []
     for n, item in enumerate(items):
         where = f"alerts[{n}]"
