@@ -51,7 +51,7 @@ def normalize(address: str) -> str:
 
     The scope is dropped because the kernel may report it by name ("%eth0") where the
     config gave a number ("%2"), or the other way round. (inet_pton/inet_ntop rather than
-    `ipaddress`: this runs for every packet, and they are ten times faster.)
+    `ipaddress`: this runs for every packet, and they are much faster.)
     """
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     try:
