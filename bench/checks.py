@@ -32,7 +32,7 @@ from session import Session, machine
 from workload import KINDS, MIXES, Workload
 
 from escalatord.api.app import LATENESS_WINDOW
-from escalatord.config.types import format_duration, parse_duration
+from escalatord.core.durations import format_duration, parse_duration
 
 
 def last_results(database: Path) -> dict[str, int]:

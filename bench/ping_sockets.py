@@ -33,9 +33,10 @@ from functools import partial
 
 from icmplib import async_multiping
 
-from escalatord.checks.base import CheckContext, Status, execute
+from escalatord.checks.base import CheckContext, execute
 from escalatord.checks.ping.check import PingCheck
 from escalatord.checks.ping.pinger import Pinger
+from escalatord.core.status import Status
 
 WAIT = 2.0  # seconds each request may wait for its reply
 

@@ -28,7 +28,7 @@ from pages import steady_pages, storm
 from session import machine
 from workload import KINDS, MIXES
 
-from escalatord.config.types import parse_duration
+from escalatord.core.durations import parse_duration
 
 
 def _emit(result: dict, args: argparse.Namespace, row: str | None = None) -> None:

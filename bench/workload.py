@@ -18,7 +18,7 @@ from pathlib import Path
 
 from targets import COMMUNITY, SNMP_OIDS, Targets
 
-from escalatord.config.types import format_duration
+from escalatord.core.durations import format_duration
 
 MIXES = {
     "mixed": ("ping", "http", "snmp"),

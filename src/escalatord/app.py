@@ -24,9 +24,9 @@ from escalatord.api.connections import ConnectionGuard, warn_if_few_files
 from escalatord.checks.base import Check, CheckConfig, CheckContext
 from escalatord.checks.ping.icmp_mode import pings
 from escalatord.config.model import Config
+from escalatord.core.shadowing import shadow_warnings
 from escalatord.errors import EscalatordError
 from escalatord.escalation.engine import Engine
-from escalatord.escalation.shadowing import shadow_warnings
 from escalatord.monitor.probes import ProbePool
 from escalatord.monitor.runner import Monitor
 from escalatord.notify.base import Notifier, NotifierConfig

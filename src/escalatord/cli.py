@@ -150,7 +150,7 @@ def check_config(config_path: str) -> None:
     from escalatord.checks.base import CheckContext
     from escalatord.checks.ping.icmp_mode import pings
     from escalatord.config.loader import unmatched_checks
-    from escalatord.escalation.shadowing import shadow_warnings
+    from escalatord.core.shadowing import shadow_warnings
 
     config = _load(config_path)
     click.echo(f"{config_path}: ok — {config.summary()}")
@@ -342,7 +342,7 @@ def test_notify(config_path: str, name: str) -> None:
     It takes the path every page takes: a row in the outbox, the notifier's templates and
     client, the outcome recorded. It is sent once, now: a test is never retried later.
     """
-    from escalatord.notify.base import IncidentView
+    from escalatord.core.events import IncidentView
 
     config = _load(config_path)
     cfg = config.notifier_by_name.get(name)

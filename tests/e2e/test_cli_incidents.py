@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from escalatord.config.model import PolicyConfig
-from escalatord.escalation.policy import snapshot
-from escalatord.escalation.rules import Decision
+from escalatord.core.planning import snapshot
+from escalatord.core.rules import Decision
 from escalatord.incidents import rootcause, service
 from escalatord.store.db import Store
 from tests.support.cli_output import output

@@ -18,8 +18,8 @@ from sqlalchemy import select
 from escalatord.app import App
 from escalatord.config.loader import load_text
 from escalatord.config.model import PolicyConfig
-from escalatord.escalation.policy import snapshot
-from escalatord.escalation.rules import Decision
+from escalatord.core.planning import snapshot
+from escalatord.core.rules import Decision
 from escalatord.incidents import service
 from escalatord.notify.links import make_token
 from escalatord.store.tables import ack_keys, ack_tokens, incidents

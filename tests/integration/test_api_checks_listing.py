@@ -16,9 +16,9 @@ import pytest
 
 from escalatord.api import listings
 from escalatord.app import App
-from escalatord.checks.base import Result, Status
+from escalatord.core.state import CheckState
+from escalatord.core.status import Result, Status
 from escalatord.monitor.scheduler import spread
-from escalatord.monitor.state import CheckState
 from escalatord.store import states as state_store
 from tests.support.app import eventually, running_app
 from tests.support.http_target import HttpTarget

@@ -15,7 +15,7 @@ import pytest
 
 from escalatord.api import listings
 from escalatord.app import App
-from escalatord.escalation.rules import Decision
+from escalatord.core.rules import Decision
 from escalatord.incidents import rootcause, service
 from tests.support.app import running_app
 from tests.support.listings import cli_json, get

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from escalatord.config.model import DaemonConfig
-from escalatord.escalation.rules import Decision
+from escalatord.core.rules import Decision
 from escalatord.incidents import service
 from escalatord.notify import delivery as dispatch_module
 from escalatord.notify.dispatcher import Dispatcher

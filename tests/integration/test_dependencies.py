@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from escalatord.app import App
-from escalatord.checks.base import Status
+from escalatord.core.status import Status
 from escalatord.incidents import service
 from escalatord.store.tables import incidents
 from tests.support.app import eventually, page_everything, running_app

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from escalatord.escalation.rules import Decision
+from escalatord.core.rules import Decision
 from escalatord.incidents import service
 from escalatord.notify import delivery as dispatch_module
 from escalatord.notify.delivery import backoff

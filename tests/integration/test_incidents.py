@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from escalatord.config.model import PolicyConfig
+from escalatord.core.planning import snapshot
+from escalatord.core.rules import Decision
 from escalatord.errors import InvalidTransition, NotFound
-from escalatord.escalation.policy import snapshot
-from escalatord.escalation.rules import Decision
 from escalatord.incidents import service
 from escalatord.store.tables import outbox
 

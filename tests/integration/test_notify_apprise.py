@@ -11,9 +11,9 @@ import pytest
 
 from escalatord import plugins
 from escalatord.config.loader import load_text
+from escalatord.core.events import Event
 from escalatord.errors import ConfigError, NotifyError
 from escalatord.notify.apprise import AppriseNotifier
-from escalatord.notify.base import Event
 from tests.support.http_target import HttpTarget
 from tests.support.notifications import ACK_URL, sample
 

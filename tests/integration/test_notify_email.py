@@ -10,8 +10,8 @@ import threading
 import pytest
 
 from escalatord import plugins
+from escalatord.core.events import Event
 from escalatord.errors import NotifyError
-from escalatord.notify.base import Event
 from escalatord.notify.email import EmailNotifier
 from tests.support.notifications import ACK_URL, sample
 from tests.support.smtp import Certificate, SmtpServer, certificate

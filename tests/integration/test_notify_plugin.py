@@ -21,9 +21,9 @@ import pytest
 from escalatord import plugins
 from escalatord.config.loader import load_text
 from escalatord.config.model import PolicyConfig
+from escalatord.core.planning import snapshot
+from escalatord.core.rules import Decision
 from escalatord.errors import ConfigError
-from escalatord.escalation.policy import snapshot
-from escalatord.escalation.rules import Decision
 from escalatord.incidents import service
 from escalatord.notify.dispatcher import Dispatcher
 from escalatord.store.db import Store

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from escalatord import plugins
+from escalatord.core.events import Event
 from escalatord.errors import NotifyError
-from escalatord.notify.base import Event
 from escalatord.notify.teams import TeamsNotifier
 from tests.support.http_target import Reply
 from tests.support.notifications import ACK_URL, sample

@@ -10,8 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from escalatord import plugins
+from escalatord.core.events import Event
 from escalatord.errors import NotifyError
-from escalatord.notify.base import Event
 from escalatord.notify.twilio_sms import TwilioSmsNotifier
 from tests.support.http_target import Reply
 from tests.support.notifications import ACK_URL, sample

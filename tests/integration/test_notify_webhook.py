@@ -11,8 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from escalatord import __version__, plugins
+from escalatord.core.events import Event, IncidentView, Notification
 from escalatord.errors import NotifyError
-from escalatord.notify.base import Event, IncidentView, Notification
 from escalatord.notify.webhook import WebhookNotifier, parse_retry_after
 from tests.support.http_target import HttpTarget
 

@@ -14,8 +14,8 @@ import pytest
 
 from escalatord.api.app import prometheus_text
 from escalatord.app import App
-from escalatord.checks.base import Status
 from escalatord.config.loader import load_text
+from escalatord.core.status import Status
 from escalatord.monitor import probes
 from escalatord.monitor.probes import worker_of
 from tests.support import programs

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from escalatord.checks.base import Check, CheckConfig, Judged, Result, Status
+from escalatord.checks.base import Check, CheckConfig
 from escalatord.config.loader import load_text
+from escalatord.core.status import Judged, Result, Status
 from escalatord.errors import InvalidTransition
 from escalatord.escalation.engine import Engine
 from escalatord.incidents import service

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from escalatord.escalation.rules import Decision
+from escalatord.core.rules import Decision
 from escalatord.notify.dispatcher import Dispatcher
 from escalatord.notify.http import MAX_RETRY_AFTER
 from escalatord.notify.webhook import WebhookNotifier

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from escalatord.notify.base import Event, IncidentView, Notification
+from escalatord.core.events import Event, IncidentView, Notification
 
 OPENED = datetime(2024, 5, 17, 8, 30, 5, tzinfo=UTC)
 ACK_URL = "https://escalatord.example.org/ack/42.7.1716000000.AAAAAAAAAAAAAAAAAAAAAA"

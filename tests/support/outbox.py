@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from escalatord.config.model import PolicyConfig
-from escalatord.escalation.policy import snapshot
-from escalatord.escalation.rules import Decision
+from escalatord.core.planning import snapshot
+from escalatord.core.rules import Decision
 from escalatord.incidents import service
 from escalatord.notify.dispatcher import Dispatcher
 from escalatord.store.db import Store

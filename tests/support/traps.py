@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from escalatord.app import App
-from escalatord.checks.base import Status
+from escalatord.core.status import Status
 from tests.support import programs
 from tests.support.app import page_everything
 from tests.support.http_target import HttpTarget

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from escalatord.checks.http.config import HttpConfig
 from escalatord.config.loader import load_text
-from escalatord.config.types import parse_duration
+from escalatord.core.durations import parse_duration
 from escalatord.errors import ConfigError
 from escalatord.heartbeats.check import HeartbeatConfig, Signals, evaluate
 from escalatord.notify.email import EmailConfig

@@ -15,8 +15,8 @@ from pydantic import Field, ValidationError, field_validator
 from escalatord import plugins
 from escalatord.checks.base import Check, CheckConfig
 from escalatord.config.loader import load, load_text, unmatched_checks
-from escalatord.config.types import Percent
 from escalatord.errors import ConfigError, Problem
+from escalatord.fields import Percent
 from escalatord.notify.base import Notifier, NotifierConfig
 from tests.support.config_files import SECRET, paths, problems_of, toml, write
 

@@ -12,7 +12,7 @@ import pytest
 from escalatord import plugins
 from escalatord.config.loader import load, unmatched_checks
 from escalatord.config.model import DaemonConfig, Defaults, LevelConfig, PolicyConfig, RuleConfig
-from escalatord.escalation.shadowing import shadow_warnings
+from escalatord.core.shadowing import shadow_warnings
 from tests.support.config_files import SECRET, paths, problems_of, write
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from escalatord.checks.base import CheckConfig, Status
+from escalatord.checks.base import CheckConfig
+from escalatord.core.state import CheckState, Transition
+from escalatord.core.status import Status
+from escalatord.core.topology import Reach, Verdict
 from escalatord.monitor.dependencies import Dependencies
-from escalatord.monitor.state import CheckState, Transition
-from escalatord.monitor.topology import Reach, Verdict
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

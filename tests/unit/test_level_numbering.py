@@ -9,9 +9,9 @@ import pytest
 
 from escalatord.config.loader import load_text
 from escalatord.config.model import PolicyConfig
+from escalatord.core.events import Event
+from escalatord.core.planning import plan, snapshot
 from escalatord.errors import ConfigError
-from escalatord.escalation.policy import plan, snapshot
-from escalatord.notify.base import Event
 from escalatord.notify.templates import TemplateConfig, render
 from tests.support.notifications import sample
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from escalatord.core.lifecycle import IncidentStatus, after, escalates
 from escalatord.errors import InvalidTransition
-from escalatord.incidents.lifecycle import IncidentStatus, after, escalates
 
 T, A, R, C = (
     IncidentStatus.TRIGGERED,

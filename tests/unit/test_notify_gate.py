@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from escalatord.core.gate import TRIAL_WAIT, Gate
 from escalatord.notify.base import parse_rate
-from escalatord.notify.gate import TRIAL_WAIT, Gate
 
 
 def test_no_limits_always_admits():

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from structlog.testing import capture_logs
 
 from escalatord import plugins
-from escalatord.notify.base import Event, IncidentView, Notification
+from escalatord.core.events import Event, IncidentView, Notification
 from escalatord.notify.log import LogNotifier
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from escalatord.notify.base import Event
+from escalatord.core.events import Event
 from escalatord.notify.templates import TemplateConfig, render
 from tests.support.notifications import ACK_URL, sample
 

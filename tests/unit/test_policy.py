@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from escalatord.config.model import PolicyConfig
+from escalatord.core.events import Event
+from escalatord.core.lifecycle import IncidentStatus, after, escalates
+from escalatord.core.planning import due, plan, snapshot
 from escalatord.errors import InvalidTransition
-from escalatord.escalation.policy import due, plan, snapshot
-from escalatord.incidents.lifecycle import IncidentStatus, after, escalates
-from escalatord.notify.base import Event
 
 T0 = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
 

@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 from structlog.testing import capture_logs
 
-from escalatord.checks.base import Result, Status
 from escalatord.config.model import DaemonConfig
+from escalatord.core.status import Result, Status
 from escalatord.monitor.probe_worker import FrameDecoder, FrameError, encode, pack, unpack
 from escalatord.monitor.probes import worker_of
 from escalatord.monitor.worker_exits import backoff, exit_text

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from escalatord.checks.base import Status
 from escalatord.config.model import RuleConfig
-from escalatord.escalation.rules import Decision, match, matches
+from escalatord.core.rules import Decision, match, matches
+from escalatord.core.status import Status
 
 LABELS = {"site": "hq", "category": "patient-care", "env": "prod-eu-1"}
 

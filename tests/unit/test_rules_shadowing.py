@@ -7,10 +7,10 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from escalatord.checks.base import Status
 from escalatord.config.model import Config, RuleConfig
-from escalatord.escalation.rules import match, matches
-from escalatord.escalation.shadowing import Shadow, shadow_warnings, shadowed
+from escalatord.core.rules import match, matches
+from escalatord.core.shadowing import Shadow, shadow_warnings, shadowed
+from escalatord.core.status import Status
 
 
 def rule(name="r", **kw) -> RuleConfig:

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from escalatord.checks.base import CheckConfig, Status
-from escalatord.monitor.state import CheckState, Transition, next_delay, step
+from escalatord.checks.base import CheckConfig
+from escalatord.core.state import CheckState, Transition, next_delay, step
+from escalatord.core.status import Status
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 OK, WARN, CRIT, UNK, UNREACH = (

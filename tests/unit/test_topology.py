@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from escalatord.checks.base import Status
-from escalatord.monitor import topology
-from escalatord.monitor.state import CheckState
-from escalatord.monitor.topology import Reach
+from escalatord.core import topology
+from escalatord.core.state import CheckState
+from escalatord.core.status import Status
+from escalatord.core.topology import Reach
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 FRESH = timedelta(seconds=30)

@@ -1,6 +1,6 @@
 """Cycle detection in the dependency graph between checks (config validation)."""
 
-from escalatord.monitor.topology import find_cycles
+from escalatord.core.topology import find_cycles
 
 
 def test_chains_and_diamonds_have_no_cycles():

@@ -36,7 +36,7 @@ from starlette.routing import Route
 
 from escalatord.api.auth import bearer, error, require_write_token, token_matches
 from escalatord.api.body import BadBody, problem, read_json
-from escalatord.checks.base import Status
+from escalatord.core.status import Status
 from escalatord.escalation.engine import ExternalAlert
 
 if TYPE_CHECKING:

@@ -33,12 +33,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from escalatord.api.auth import error, require_read_token
-from escalatord.checks.base import CheckConfig, Status
-from escalatord.config.types import format_duration
-from escalatord.incidents.lifecycle import IncidentStatus
+from escalatord.checks.base import CheckConfig
+from escalatord.core.durations import format_duration
+from escalatord.core.events import rfc3339
+from escalatord.core.lifecycle import IncidentStatus
+from escalatord.core.state import CheckState
+from escalatord.core.status import Status
 from escalatord.incidents.views import incident_json, sites
-from escalatord.monitor.state import CheckState
-from escalatord.notify.base import rfc3339
 from escalatord.store import states as state_store
 from escalatord.store.tables import incidents
 

@@ -10,59 +10,22 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import enum
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from escalatord.config.types import Duration, Strict, format_duration, positive_timeout
+from escalatord.core.durations import format_duration
+from escalatord.core.status import Judged, Result, Status
+from escalatord.fields import Duration, Strict, positive_timeout
 
 if TYPE_CHECKING:
     from escalatord.checks.ping.icmp_mode import IcmpMode
-    from escalatord.monitor.state import Params
 
-
-class Status(enum.StrEnum):
-    """The outcome of a check. `unreachable` is set by topology, never by a probe."""
-
-    OK = "ok"
-    WARNING = "warning"
-    CRITICAL = "critical"
-    UNKNOWN = "unknown"
-    UNREACHABLE = "unreachable"
-
-    @property
-    def is_problem(self) -> bool:
-        return self is not Status.OK
-
-
-@dataclass(frozen=True)
-class Result:
-    """One run of one check."""
-
-    status: Status
-    summary: str
-    measurements: dict[str, float] = field(default_factory=dict)
-    duration: float = 0.0  # seconds the probe took
-    at: datetime | None = None  # when the probe finished (UTC); set by execute()
-
-
-@dataclass(frozen=True)
-class Judged:
-    """What a passive check's judgement gives the monitor.
-
-    `fed`: the result to feed the state machine with its own settings, or None when there is
-    nothing new to count. `wake`: the instant after which the verdict changes by time alone
-    (a heartbeat's deadline), when the check must be judged again whatever its `interval`;
-    None when only a new signal can change it.
-    """
-
-    fed: tuple[Result, Params] | None
-    wake: datetime | None = None
+# Plugin authors import the words a check speaks from here (docs/plugins.md).
+__all__ = ["Check", "CheckConfig", "CheckContext", "Judged", "Result", "Status", "execute"]
 
 
 class CheckConfig(Strict):

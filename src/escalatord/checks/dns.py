@@ -33,9 +33,11 @@ import dns.rdatatype
 import dns.resolver
 from pydantic import field_validator
 
-from escalatord.checks.base import Check, CheckConfig, Result, Status
+from escalatord.checks.base import Check, CheckConfig
 from escalatord.checks.text import format_ms
-from escalatord.config.types import Duration, format_duration
+from escalatord.core.durations import format_duration
+from escalatord.core.status import Result, Status
+from escalatord.fields import Duration
 
 SHOW_ANSWERS = 5  # answers listed in a summary
 

@@ -30,8 +30,10 @@ from datetime import timedelta
 
 from pydantic import Field, model_validator
 
-from escalatord.checks.base import Check, CheckConfig, CheckContext, Result, Status
-from escalatord.config.types import Duration, format_duration
+from escalatord.checks.base import Check, CheckConfig, CheckContext
+from escalatord.core.durations import format_duration
+from escalatord.core.status import Result, Status
+from escalatord.fields import Duration
 from escalatord.workers import WorkerPool
 
 _WILDCARD = ("*", "?", "[")

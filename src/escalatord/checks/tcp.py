@@ -22,10 +22,12 @@ import time
 
 from pydantic import Field, field_validator
 
-from escalatord.checks.base import Check, CheckConfig, Result, Status
+from escalatord.checks.base import Check, CheckConfig
 from escalatord.checks.hosts import validate_host
 from escalatord.checks.text import format_ms
-from escalatord.config.types import Duration, format_duration
+from escalatord.core.durations import format_duration
+from escalatord.core.status import Result, Status
+from escalatord.fields import Duration
 
 REPLY_CAP = 64 << 10  # bytes of reply searched for `expect` before giving up
 

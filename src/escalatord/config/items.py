@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from escalatord.monitor.topology import find_cycles
+from escalatord.core.topology import find_cycles
 
 KINDS = ("check", "notifier", "rule", "policy")  # the [[item]] kinds that have names
 

@@ -39,7 +39,6 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from escalatord import plugins
-from escalatord.checks.base import Status
 from escalatord.config import messages
 from escalatord.config.items import Item, cross_check
 from escalatord.config.model import (
@@ -51,8 +50,9 @@ from escalatord.config.model import (
     RuleConfig,
 )
 from escalatord.config.reading import TOP_KEYS, Reader, parse_toml
+from escalatord.core.rules import match
+from escalatord.core.status import Status
 from escalatord.errors import ConfigError, Problem
-from escalatord.escalation.rules import match
 from escalatord.notify.base import NotifierConfig
 from escalatord.redaction import model_strings
 from escalatord.traps.config import TrapsConfig

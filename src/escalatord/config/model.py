@@ -22,7 +22,8 @@ from pydantic import (
 )
 
 from escalatord.checks.base import CheckConfig
-from escalatord.config.types import Duration, Strict, format_duration, positive_timeout
+from escalatord.core.durations import format_duration
+from escalatord.fields import Duration, Strict, positive_timeout
 from escalatord.notify.base import NotifierConfig
 from escalatord.traps.config import TrapsConfig
 
@@ -236,6 +237,12 @@ class RuleConfig(Strict):
     runbook: str | None = None
     steps: tuple[str, ...] = ()
     continue_: bool = Field(default=False, alias="continue")
+
+    @property
+    def status_given(self) -> bool:
+        """Whether the rule names its statuses: without any matcher it is then no default
+        route (core/rules.py)."""
+        return "status" in self.model_fields_set
 
     @field_validator("match_re")
     @classmethod

@@ -21,12 +21,11 @@ from typing import Any, Literal
 
 import structlog
 
-from escalatord.checks.base import Status
 from escalatord.config.model import Config
-from escalatord.escalation import policy as planning
-from escalatord.escalation import rules
+from escalatord.core import planning, rules
+from escalatord.core.state import CheckState, Transition
+from escalatord.core.status import Status
 from escalatord.incidents import alerts, rootcause, service
-from escalatord.monitor.state import CheckState, Transition
 from escalatord.store import states as state_store
 from escalatord.store.db import Store
 from escalatord.store.groupcommit import GroupCommit

@@ -40,9 +40,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cronsim import CronSim, CronSimError
 from pydantic import Field, field_validator, model_validator
 
-from escalatord.checks.base import Check, CheckConfig, Judged, Result, Status
-from escalatord.config.types import Duration, format_duration
-from escalatord.monitor.state import Settings
+from escalatord.checks.base import Check, CheckConfig
+from escalatord.core.durations import format_duration
+from escalatord.core.state import Settings
+from escalatord.core.status import Judged, Result, Status
+from escalatord.fields import Duration
 
 if TYPE_CHECKING:
     from escalatord.store.db import Store
@@ -162,10 +164,6 @@ class Verdict:
     summary: str
     cause: Cause
     deadline: datetime  # when the next ping is due at the latest (expected time + grace)
-
-
-# State-machine settings for heartbeat results (see the module docstring).
-Params = Settings
 
 
 def expected_after(config: HeartbeatConfig, ref: datetime) -> datetime:
@@ -306,11 +304,11 @@ class HeartbeatCheck(Check):
     config: HeartbeatConfig
     kind: ClassVar[Literal["active", "passive"]] = "passive"
 
-    def params(self, signal: Signal | None) -> Params:
+    def params(self, signal: Signal | None) -> Settings:
         """`failures` for a failed run; everything else is decided by one result."""
         retries = self.config.failures if signal is Signal.FAIL else 1
         every = self.config.interval
-        return Params(retries=retries, recover_after=1, interval=every, retry_interval=every)
+        return Settings(retries=retries, recover_after=1, interval=every, retry_interval=every)
 
     def feed(self, signals: Signals, now: datetime, signal: Signal | None) -> Judged:
         """The judgement after `signal` (None: a scheduled evaluation): the result to feed the

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from escalatord.escalation.rules import Decision
-from escalatord.incidents.lifecycle import IncidentStatus
+from escalatord.core.lifecycle import IncidentStatus
+from escalatord.core.rules import Decision
 from escalatord.incidents.opening import open_incident
 from escalatord.incidents.rows import find_open
 from escalatord.incidents.timeline import add_timeline

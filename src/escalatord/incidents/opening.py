@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from escalatord.escalation import policy as planning
-from escalatord.escalation.rules import Decision
-from escalatord.incidents.lifecycle import IncidentStatus
+from escalatord.core import planning
+from escalatord.core.lifecycle import IncidentStatus
+from escalatord.core.rules import Decision
 from escalatord.incidents.rows import find_open
 from escalatord.incidents.timeline import add_timeline
 from escalatord.store.tables import incidents

@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from escalatord.escalation import policy as planning
-from escalatord.incidents.lifecycle import IncidentStatus
+from escalatord.core import planning
+from escalatord.core.events import Event
+from escalatord.core.lifecycle import IncidentStatus
 from escalatord.incidents.rows import view
-from escalatord.notify.base import Event
 from escalatord.store.tables import incidents, outbox, timeline
 
 PAGE_EVENTS = tuple(e.value for e in Event if e.is_page)

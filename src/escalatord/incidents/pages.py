@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from escalatord.core import planning
+from escalatord.core.lifecycle import IncidentStatus
 from escalatord.errors import InvalidTransition, NotFound
-from escalatord.escalation import policy as planning
-from escalatord.incidents.lifecycle import IncidentStatus
 from escalatord.incidents.outbox import enqueue
 from escalatord.incidents.rows import get
 from escalatord.incidents.timeline import add_timeline

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from escalatord.core.events import IncidentView
+from escalatord.core.lifecycle import IncidentStatus
 from escalatord.errors import NotFound
-from escalatord.incidents.lifecycle import IncidentStatus
-from escalatord.notify.base import IncidentView
 from escalatord.store.tables import incidents
 
 OPEN = (IncidentStatus.TRIGGERED.value, IncidentStatus.ACKNOWLEDGED.value)

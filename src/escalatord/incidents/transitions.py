@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from escalatord.core.events import Event
+from escalatord.core.lifecycle import IncidentStatus, after
 from escalatord.errors import InvalidTransition
-from escalatord.incidents.lifecycle import IncidentStatus, after
 from escalatord.incidents.outbox import PAGE_EVENTS, enqueue, paged_notifiers
 from escalatord.incidents.rows import find_open, get
 from escalatord.incidents.timeline import add_timeline
-from escalatord.notify.base import Event
 from escalatord.store.tables import incidents, outbox
 
 

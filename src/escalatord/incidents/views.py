@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from escalatord.core.events import rfc3339
 from escalatord.incidents import service
-from escalatord.notify.base import rfc3339
 
 
 def sites(row: Any) -> set[str]:

@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from escalatord.checks.base import CheckConfig, Status
-from escalatord.monitor import topology
-from escalatord.monitor.state import CheckState, Transition
-from escalatord.monitor.topology import DOWN, Reach, Verdict
+from escalatord.checks.base import CheckConfig
+from escalatord.core import topology
+from escalatord.core.state import CheckState, Transition
+from escalatord.core.status import Status
+from escalatord.core.topology import DOWN, Reach, Verdict
 
 log = structlog.get_logger("escalatord.monitor")
 

@@ -42,7 +42,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from escalatord import loop
-from escalatord.checks.base import Check, CheckConfig, CheckContext, Result, Status, execute
+from escalatord.checks.base import Check, CheckConfig, CheckContext, execute
+from escalatord.core.status import Result, Status
 
 if TYPE_CHECKING:
     from escalatord.checks.ping.icmp_mode import IcmpMode

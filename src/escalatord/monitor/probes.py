@@ -35,8 +35,9 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from escalatord.checks.base import Check, CheckConfig, Result
-from escalatord.config.types import format_duration
+from escalatord.checks.base import Check, CheckConfig
+from escalatord.core.durations import format_duration
+from escalatord.core.status import Result
 from escalatord.monitor.probe_worker import FrameDecoder, FrameError, FrameWriter, unpack
 from escalatord.monitor.worker_exits import backoff, down, exit_text
 from escalatord.monitor.worker_log import relay

@@ -20,12 +20,8 @@ from typing import Any
 
 import structlog
 
-from escalatord.checks.base import Check, Result, Status, execute
-from escalatord.escalation.engine import Engine
-from escalatord.monitor.dependencies import Dependencies
-from escalatord.monitor.probes import ProbePool
-from escalatord.monitor.scheduler import CheckScheduler
-from escalatord.monitor.state import (
+from escalatord.checks.base import Check, execute
+from escalatord.core.state import (
     CheckState,
     Params,
     Settings,
@@ -34,7 +30,12 @@ from escalatord.monitor.state import (
     next_delay,
     step,
 )
-from escalatord.monitor.topology import Reach
+from escalatord.core.status import Result, Status
+from escalatord.core.topology import Reach
+from escalatord.escalation.engine import Engine
+from escalatord.monitor.dependencies import Dependencies
+from escalatord.monitor.probes import ProbePool
+from escalatord.monitor.scheduler import CheckScheduler
 from escalatord.store import states as state_store
 from escalatord.store.db import Store
 

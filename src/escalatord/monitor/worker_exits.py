@@ -7,7 +7,7 @@ import contextlib
 import signal
 from datetime import UTC, datetime
 
-from escalatord.checks.base import Result, Status
+from escalatord.core.status import Result, Status
 
 BACKOFF_MAX = 30.0  # seconds between restarts of a worker that keeps exiting
 

@@ -24,8 +24,9 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
 
+from escalatord.core.events import Notification
 from escalatord.errors import NotifyError
-from escalatord.notify.base import Notification, Notifier, NotifierConfig
+from escalatord.notify.base import Notifier, NotifierConfig
 from escalatord.notify.templates import Message, render
 from escalatord.workers import WorkerPool
 

@@ -14,10 +14,11 @@ from typing import Any
 import structlog
 from sqlalchemy import update
 
+from escalatord.core.events import Event, IncidentView, Notification
+from escalatord.core.gate import Gate
 from escalatord.errors import NotifyError
 from escalatord.incidents.timeline import add_timeline
-from escalatord.notify.base import Event, IncidentView, Notification, Notifier
-from escalatord.notify.gate import Gate
+from escalatord.notify.base import Notifier
 from escalatord.notify.links import AckLinks
 from escalatord.notify.outcomes import Outcomes
 from escalatord.store.db import Store

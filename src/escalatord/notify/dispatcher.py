@@ -34,9 +34,10 @@ from typing import Any
 import structlog
 from sqlalchemy import and_, insert, select, update
 
-from escalatord.notify.base import Event, IncidentView, Notifier
+from escalatord.core.events import Event, IncidentView
+from escalatord.core.gate import Gate
+from escalatord.notify.base import Notifier
 from escalatord.notify.delivery import Delivery
-from escalatord.notify.gate import Gate
 from escalatord.notify.links import AckLinks
 from escalatord.notify.outcomes import Outcome
 from escalatord.store.db import Store

@@ -39,8 +39,9 @@ from typing import Literal
 import structlog
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from escalatord.core.events import Notification
 from escalatord.errors import NotifyError
-from escalatord.notify.base import Notification, Notifier, NotifierConfig
+from escalatord.notify.base import Notifier, NotifierConfig
 from escalatord.notify.templates import Message, render
 from escalatord.workers import WorkerPool
 

@@ -29,8 +29,9 @@ import signal
 
 from pydantic import Field, field_validator
 
+from escalatord.core.events import Notification
 from escalatord.errors import NotifyError
-from escalatord.notify.base import Notification, Notifier, NotifierConfig
+from escalatord.notify.base import Notifier, NotifierConfig
 from escalatord.notify.templates import render
 
 EX_TEMPFAIL = 75

@@ -19,7 +19,8 @@ import sys
 
 import structlog
 
-from escalatord.notify.base import Notification, Notifier, NotifierConfig
+from escalatord.core.events import Notification
+from escalatord.notify.base import Notifier, NotifierConfig
 
 LOGGER_NAME = "escalatord.notify"
 

@@ -27,7 +27,8 @@ from typing import Any
 import httpx
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from escalatord.notify.base import Notification, Notifier, NotifierConfig
+from escalatord.core.events import Notification
+from escalatord.notify.base import Notifier, NotifierConfig
 from escalatord.notify.http import HttpSender, check_url
 from escalatord.notify.templates import Message, render
 

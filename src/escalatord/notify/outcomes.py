@@ -13,9 +13,10 @@ from typing import Any
 import structlog
 from sqlalchemy import insert, select, update
 
+from escalatord.core.events import Event
 from escalatord.incidents.pages import nobody_reached
 from escalatord.incidents.timeline import add_timeline
-from escalatord.notify.base import Event, Notifier
+from escalatord.notify.base import Notifier
 from escalatord.store.groupcommit import GroupCommit
 from escalatord.store.tables import incidents, outbox
 

@@ -25,7 +25,8 @@ from typing import Any
 
 from pydantic import SecretStr, field_validator
 
-from escalatord.notify.base import Event, Notification, Notifier, NotifierConfig
+from escalatord.core.events import Event, Notification
+from escalatord.notify.base import Notifier, NotifierConfig
 from escalatord.notify.http import HttpSender, check_url
 from escalatord.notify.templates import render
 

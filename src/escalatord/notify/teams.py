@@ -24,7 +24,8 @@ from typing import Any
 
 from pydantic import SecretStr, field_validator
 
-from escalatord.notify.base import Notification, Notifier, NotifierConfig
+from escalatord.core.events import Notification
+from escalatord.notify.base import Notifier, NotifierConfig
 from escalatord.notify.http import HttpSender, check_url, origin
 from escalatord.notify.templates import Message, render
 

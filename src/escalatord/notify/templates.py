@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import field_validator
 
-from escalatord.config.types import Strict
+from escalatord.fields import Strict
 
 if TYPE_CHECKING:
-    from escalatord.notify.base import Notification
+    from escalatord.core.events import Notification
 
 VARIABLES = (
     "headline",

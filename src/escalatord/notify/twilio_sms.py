@@ -30,7 +30,8 @@ from collections.abc import Callable
 import httpx
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from escalatord.notify.base import Notification, Notifier, NotifierConfig
+from escalatord.core.events import Notification
+from escalatord.notify.base import Notifier, NotifierConfig
 from escalatord.notify.http import HttpSender, Reply, check_url
 from escalatord.notify.templates import render
 

@@ -30,8 +30,9 @@ import re
 
 from pydantic import Field, SecretStr, field_validator
 
-from escalatord.config.types import check_headers
-from escalatord.notify.base import Notification, Notifier, NotifierConfig
+from escalatord.core.events import Notification
+from escalatord.fields import check_headers
+from escalatord.notify.base import Notifier, NotifierConfig
 from escalatord.notify.http import (
     USER_AGENT,
     HttpSender,

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from escalatord.checks.base import Status
-from escalatord.monitor.state import CheckState
+from escalatord.core.state import CheckState
+from escalatord.core.status import Status
 from escalatord.store import upsert
 from escalatord.store.tables import check_states
 

@@ -29,13 +29,15 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from escalatord.checks.base import Check, CheckConfig, CheckContext, Judged, Result, Status
-from escalatord.config.types import Duration, format_duration
-from escalatord.heartbeats.check import Params
+from escalatord.checks.base import Check, CheckConfig, CheckContext
+from escalatord.core.durations import format_duration
+from escalatord.core.state import Settings
+from escalatord.core.status import Judged, Result, Status
+from escalatord.fields import Duration
 from escalatord.traps import oids
 
 if TYPE_CHECKING:
-    from escalatord.monitor.state import CheckState
+    from escalatord.core.state import CheckState
     from escalatord.store.db import Store
 
 
@@ -123,9 +125,9 @@ class SnmpTrapConfig(CheckConfig):
         return self
 
 
-def immediate(every: timedelta) -> Params:
+def immediate(every: timedelta) -> Settings:
     """State-machine settings that make one result hard, next run `every` away."""
-    return Params.immediate(every)
+    return Settings.immediate(every)
 
 
 def clear_due(config: SnmpTrapConfig, problem_at: datetime | None, now: datetime) -> Result | None:
@@ -154,7 +156,7 @@ class SnmpTrapCheck(Check):
         self.problem_at: datetime | None = None
         self.resumed = False
 
-    def params(self) -> Params:
+    def params(self) -> Settings:
         """A trap is a confirmed event: one result changes the state."""
         return immediate(self.config.interval)
 

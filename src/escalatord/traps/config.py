@@ -16,7 +16,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
 
-from escalatord.config.types import Strict
+from escalatord.fields import Strict
 
 LISTEN_EXAMPLE = '"0.0.0.0:162", "127.0.0.1:1162" or "[::]:162"'
 

@@ -23,8 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from escalatord.checks.base import Result, Status
-from escalatord.heartbeats.check import Params
+from escalatord.core.state import Settings
+from escalatord.core.status import Result, Status
 from escalatord.traps.check import SnmpTrapConfig, canonical_address, immediate
 from escalatord.traps.oids import IF_ADMIN_STATUS, IF_INDEX, LINK_DOWN, LINK_UP, name_of
 
@@ -77,7 +77,7 @@ class Feed:
 
     check: str
     result: Result
-    params: Params
+    params: Settings
 
 
 def decode(source: str, varbinds: Sequence[tuple[str, str]]) -> Trap | None:

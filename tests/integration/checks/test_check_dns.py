@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from escalatord.checks.base import CheckContext, Status, execute
+from escalatord.checks.base import CheckContext, execute
 from escalatord.checks.dns import DnsCheck
+from escalatord.core.status import Status
 from tests.support.dns_server import DnsServer
 
 RECORDS = {

@@ -15,8 +15,9 @@ import pytest
 from pydantic import ValidationError
 
 from escalatord.checks import file_age
-from escalatord.checks.base import CheckContext, Status, execute
+from escalatord.checks.base import CheckContext, execute
 from escalatord.checks.file_age import FileAgeCheck
+from escalatord.core.status import Status
 
 HOUR = 3600
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from escalatord.checks.base import CheckContext, Status, execute
+from escalatord.checks.base import CheckContext, execute
 from escalatord.checks.tcp import TcpCheck
+from escalatord.core.status import Status
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

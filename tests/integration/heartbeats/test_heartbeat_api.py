@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from escalatord.app import App
-from escalatord.checks.base import Status
+from escalatord.core.status import Status
 from escalatord.heartbeats import store as heartbeats
 from tests.support import programs
 from tests.support.app import eventually, free_port, page_everything, running_app

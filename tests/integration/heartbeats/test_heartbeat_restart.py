@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from escalatord.checks.base import Status
+from escalatord.core.status import Status
 from tests.support.app import eventually, free_port, page_everything, running_app
 from tests.support.http_target import HttpTarget
 

@@ -15,8 +15,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from escalatord.app import App
-from escalatord.checks.base import Status
 from escalatord.config.loader import load_text
+from escalatord.core.status import Status
 from escalatord.errors import EscalatordError
 from tests.support.app import config_text, eventually, free_port, running_app
 from tests.support.http_target import HttpTarget

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from escalatord.checks.base import Status
+from escalatord.core.status import Status
 from tests.support.app import eventually, running_app
 from tests.support.http_target import HttpTarget
 from tests.support.snmp_agent import Snmpd, free_udp_port

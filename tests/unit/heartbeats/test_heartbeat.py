@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from escalatord.checks.base import CheckContext, Status
+from escalatord.checks.base import CheckContext
+from escalatord.core.status import Status
 from escalatord.heartbeats.check import (
     Cause,
     HeartbeatCheck,

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from escalatord.checks.base import CheckContext, Status
-from escalatord.monitor.state import CheckState
+from escalatord.checks.base import CheckContext
+from escalatord.core.state import CheckState
+from escalatord.core.status import Status
 from escalatord.traps.check import SnmpTrapCheck, SnmpTrapConfig, clear_due
 from escalatord.traps.mapping import (
     LINK_DOWN,

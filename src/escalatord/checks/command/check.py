@@ -29,8 +29,9 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from escalatord.checks.base import Check, CheckConfig, Result, Status
+from escalatord.checks.base import Check, CheckConfig
 from escalatord.checks.command.perfdata import parse_output
+from escalatord.core.status import Result, Status
 
 MAX_PARALLEL = max(8, 4 * (os.cpu_count() or 1))
 OUTPUT_CAP = 64 << 10  # bytes of each of stdout and stderr that are kept

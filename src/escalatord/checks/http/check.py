@@ -48,13 +48,14 @@ from typing import Any
 import httpx
 
 from escalatord import __version__
-from escalatord.checks.base import Check, CheckContext, Result, Status
+from escalatord.checks.base import Check, CheckContext
 from escalatord.checks.http import body as http_body
 from escalatord.checks.http import client as http_client
 from escalatord.checks.http.config import HttpConfig
 from escalatord.checks.http.tlscert import days_left, not_after
 from escalatord.checks.text import format_ms
-from escalatord.config.types import format_duration
+from escalatord.core.durations import format_duration
+from escalatord.core.status import Result, Status
 
 BODY_CAP = 1 << 20  # read at most this much of a body when it has to be searched
 DRAIN_CAP = 64 << 10  # else read this much, so small replies leave the connection reusable

@@ -11,7 +11,7 @@ from pydantic import Field, field_validator, model_validator
 from escalatord.checks.base import CheckConfig
 from escalatord.checks.http import client as http_client
 from escalatord.checks.http.json_assert import JsonAssertion
-from escalatord.config.types import Duration, check_headers
+from escalatord.fields import Duration, check_headers
 
 _METHOD = re.compile(r"^[A-Z]+$")
 # httpx frames the body itself; a configured value would contradict it.

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import field_validator, model_validator
 
-from escalatord.config.types import Strict
+from escalatord.fields import Strict
 
 _STEP = re.compile(r'\.?([^.\[\]"]+)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]')
 COMPARISONS = ("equals", "not_equals", "lt", "le", "gt", "ge", "contains", "exists")

@@ -21,11 +21,13 @@ from datetime import timedelta
 
 from pydantic import field_validator, model_validator
 
-from escalatord.checks.base import Check, CheckConfig, CheckContext, Result, Status
+from escalatord.checks.base import Check, CheckConfig, CheckContext
 from escalatord.checks.hosts import ip_literal, validate_host
 from escalatord.checks.ping.pinger import IcmpUnavailable, PingStats, family_of, shared_pinger
 from escalatord.checks.text import format_ms
-from escalatord.config.types import Duration, Percent, format_duration
+from escalatord.core.durations import format_duration
+from escalatord.core.status import Result, Status
+from escalatord.fields import Duration, Percent
 
 
 def format_pct(pct: float) -> str:

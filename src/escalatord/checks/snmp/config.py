@@ -29,7 +29,8 @@ from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_v
 
 from escalatord.checks.base import CheckConfig
 from escalatord.checks.hosts import validate_host
-from escalatord.config.types import Duration, format_duration
+from escalatord.core.durations import format_duration
+from escalatord.fields import Duration
 
 AUTH_PROTOCOLS = ("MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512")
 # AES is AES-128 ("AES128" is accepted too). AES192/AES256 follow draft-blumenthal (net-snmp's

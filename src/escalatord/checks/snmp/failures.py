@@ -3,8 +3,8 @@ check reports. `SnmpTarget` (session.py) says which failure each situation raise
 
 from __future__ import annotations
 
-from escalatord.checks.base import Result, Status
 from escalatord.checks.snmp.mibnames import Oid, format_oid
+from escalatord.core.status import Result, Status
 
 
 class SnmpFailure(Exception):

@@ -24,7 +24,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from escalatord.checks.base import Check, CheckContext, Result, Status
+from escalatord.checks.base import Check, CheckContext
 from escalatord.checks.ranges import RangeField
 from escalatord.checks.snmp.config import SnmpTargetConfig
 from escalatord.checks.snmp.failures import MissingOid, SnmpFailure
@@ -32,6 +32,7 @@ from escalatord.checks.snmp.mibnames import resolve
 from escalatord.checks.snmp.session import SnmpTarget
 from escalatord.checks.snmp.values import missing, render
 from escalatord.checks.snmp.values import number as as_number
+from escalatord.core.status import Result, Status
 
 MAX_OIDS = 50  # per request: beyond this some agents answer tooBig
 SHOW_TEXT = 60  # characters of a string value shown in a summary

@@ -36,7 +36,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from escalatord.checks.base import Check, CheckContext, Result, Status
+from escalatord.checks.base import Check, CheckContext
 from escalatord.checks.ranges import Range, parse_range
 from escalatord.checks.snmp.config import SnmpTargetConfig
 from escalatord.checks.snmp.counters import Rates, Sample, format_bps, rates
@@ -44,6 +44,7 @@ from escalatord.checks.snmp.failures import MissingOid, SnmpFailure
 from escalatord.checks.snmp.mibnames import Oid
 from escalatord.checks.snmp.session import SnmpTarget
 from escalatord.checks.snmp.values import missing, render
+from escalatord.core.status import Result, Status
 
 SYS_UPTIME: Oid = (1, 3, 6, 1, 2, 1, 1, 3, 0)
 _IF = (1, 3, 6, 1, 2, 1, 2, 2, 1)

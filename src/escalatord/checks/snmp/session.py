@@ -42,7 +42,7 @@ from typing import Any
 from pyasn1.type import univ
 from pysnmp.proto import errind, rfc1902
 
-from escalatord.checks.base import CheckContext, Status
+from escalatord.checks.base import CheckContext
 from escalatord.checks.hosts import ip_literal
 from escalatord.checks.snmp.auth import AUTH_FAILURES, auth_data, fingerprint
 from escalatord.checks.snmp.config import TICK, SnmpTargetConfig
@@ -53,6 +53,7 @@ from escalatord.checks.snmp.fast import shared_fast_snmp
 from escalatord.checks.snmp.mibnames import Oid, format_oid
 from escalatord.checks.snmp.values import missing
 from escalatord.checks.snmp.wire import varbind_list
+from escalatord.core.status import Status
 
 BULK_REPETITIONS = 25  # rows per GETBULK when walking: small enough for any agent's PDU size
 MAX_WALK_ROWS = 100_000  # a walk longer than this is an agent looping, not a table

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from escalatord.checks.base import CheckContext, Status, execute
+from escalatord.checks.base import CheckContext, execute
 from escalatord.checks.command import check as command_module
 from escalatord.checks.command.check import CommandCheck
+from escalatord.core.status import Status
 from tests.support import programs
 from tests.support.http_target import HttpTarget
 

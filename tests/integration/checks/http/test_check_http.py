@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from escalatord.checks.base import CheckContext, Status, execute
+from escalatord.checks.base import CheckContext, execute
 from escalatord.checks.http.check import HttpCheck, describe_error
+from escalatord.core.status import Status
 from tests.support.certs import self_signed
 from tests.support.http_target import HttpTarget, Reply
 

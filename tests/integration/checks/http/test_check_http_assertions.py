@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from escalatord.checks.base import CheckContext, Status, execute
+from escalatord.checks.base import CheckContext, execute
 from escalatord.checks.http.check import HttpCheck
 from escalatord.checks.http.tlscert import not_after
+from escalatord.core.status import Status
 from tests.support import programs
 from tests.support.certs import self_signed
 from tests.support.http_target import HttpTarget

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from escalatord.checks.base import CheckContext, Status, execute
+from escalatord.checks.base import CheckContext, execute
 from escalatord.checks.http.check import HttpCheck
+from escalatord.core.status import Status
 
 Answer = Callable[[str, int], bytes | None]  # (request line, n-th request on its connection)
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from escalatord.checks.base import CheckContext, Result, Status, execute
+from escalatord.checks.base import CheckContext, execute
 from escalatord.checks.http.check import HttpCheck
+from escalatord.core.status import Result, Status
 
 OK, CRITICAL = Status.OK, Status.CRITICAL
 BROKE = "broke the HTTP protocol"

@@ -19,10 +19,11 @@ from typing import Any
 
 import pytest
 
-from escalatord.checks.base import CheckContext, Status, execute
+from escalatord.checks.base import CheckContext, execute
 from escalatord.checks.ping.check import PingCheck, assess
 from escalatord.checks.ping.icmp_mode import UNPRIVILEGED_FIX
 from escalatord.checks.ping.pinger import Echo, IcmpUnavailable, Pinger, PingStats
+from escalatord.core.status import Status
 from tests.support import programs
 
 BLACKHOLED = "198.18.0.77"

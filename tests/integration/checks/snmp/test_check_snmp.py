@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from escalatord.checks.base import CheckContext, Result, Status, execute
+from escalatord.checks.base import CheckContext, execute
 from escalatord.checks.snmp.engines import SHARED_KEY
 from escalatord.checks.snmp.get import SnmpCheck
+from escalatord.core.status import Result, Status
 from tests.support.snmp_agent import (
     COMMUNITY,
     V3_AUTH_KEY,

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from escalatord.checks.base import CheckContext, Result, Status, execute
+from escalatord.checks.base import CheckContext, execute
 from escalatord.checks.snmp.interface import SnmpInterfaceCheck
+from escalatord.core.status import Result, Status
 from tests.support.snmp_agent import (
     COMMUNITY,
     RECORDED_ROUTER,

@@ -12,11 +12,12 @@ import pytest
 from pyasn1.codec.ber import decoder, encoder
 from pysnmp.proto import api
 
-from escalatord.checks.base import CheckContext, Result, Status, execute
+from escalatord.checks.base import CheckContext, execute
 from escalatord.checks.snmp.engines import SHARED_KEY
 from escalatord.checks.snmp.fast import shared_key
 from escalatord.checks.snmp.get import SnmpCheck
 from escalatord.checks.snmp.session import SnmpTarget
+from escalatord.core.status import Result, Status
 from tests.support.snmp_agent import RECORDED_ROUTER, Snmpsim, free_udp_port, module_context
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from escalatord.checks.base import Status
 from escalatord.checks.snmp.counters import Rates
 from escalatord.checks.snmp.get import Reading, SnmpConfig, judge
 from escalatord.checks.snmp.interface import SnmpInterfaceConfig, judge_status
 from escalatord.checks.snmp.interface import judge as judge_interface
+from escalatord.core.status import Status
 
 AGENT = "10.0.0.1:161"
 

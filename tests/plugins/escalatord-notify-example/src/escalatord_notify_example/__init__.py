@@ -13,8 +13,9 @@ from __future__ import annotations
 import httpx
 from pydantic import Field, SecretStr
 
+from escalatord.core.events import Notification
 from escalatord.errors import NotifyError
-from escalatord.notify.base import Notification, Notifier, NotifierConfig
+from escalatord.notify.base import Notifier, NotifierConfig
 from escalatord.notify.templates import render
 
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from escalatord.config.model import Config, RuleConfig
-from escalatord.escalation.rules import evaluation_order, is_default_route
+from escalatord.core.rules import Rule, evaluation_order, is_default_route
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Shadow:
     by: int
 
 
-def _values(rule: RuleConfig, key: str) -> frozenset[str] | None:
+def _values(rule: Rule, key: str) -> frozenset[str] | None:
     """The values of label `key` that `rule` can match, when that is a finite set."""
     wanted = rule.match.get(key)
     if wanted is None:
@@ -45,7 +45,7 @@ def _values(rule: RuleConfig, key: str) -> frozenset[str] | None:
     return frozenset(values)
 
 
-def covers(a: RuleConfig, b: RuleConfig) -> bool:
+def covers(a: Rule, b: Rule) -> bool:
     """Whether every problem `b` matches is provably matched by `a` as well."""
     if not set(b.status) <= set(a.status):
         return False
@@ -64,7 +64,7 @@ def covers(a: RuleConfig, b: RuleConfig) -> bool:
     return True
 
 
-def shadowed(rules: Sequence[RuleConfig]) -> list[Shadow]:
+def shadowed(rules: Sequence[Rule]) -> list[Shadow]:
     """Every rule that can never match, with the first earlier rule that takes all it would,
     in the order the rules are tried."""
     found: list[Shadow] = []
@@ -79,14 +79,23 @@ def shadowed(rules: Sequence[RuleConfig]) -> list[Shadow]:
     return found
 
 
-def shadow_warnings(config: Config) -> list[str]:
+class RuleSet(Protocol):
+    """The rules in the order the files give them, and the file each came from (`Config`)."""
+
+    @property
+    def rules(self) -> Sequence[Rule]: ...
+    @property
+    def rule_files(self) -> Sequence[str]: ...
+
+
+def shadow_warnings(config: RuleSet) -> list[str]:
     """A sentence per rule that can never match, naming both rules and their files, and how
     to mend it; check-config prints them and the daemon logs them at start and reload."""
     rules, files = config.rules, config.rule_files
     return [_describe(rules, files, s.rule, s.by) for s in shadowed(rules)]
 
 
-def _describe(rules: Sequence[RuleConfig], files: Sequence[str], index: int, by: int) -> str:
+def _describe(rules: Sequence[Rule], files: Sequence[str], index: int, by: int) -> str:
     def named(i: int) -> str:
         return (
             f"rule {rules[i].name!r} ({files[i]})" if i < len(files) else f"rule {rules[i].name!r}"

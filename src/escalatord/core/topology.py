@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from escalatord.checks.base import Status
-from escalatord.monitor.state import CheckState
+from escalatord.core.state import CheckState
+from escalatord.core.status import Status
 
 DOWN = frozenset({Status.CRITICAL, Status.UNREACHABLE})
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from escalatord.checks.base import Status
+from escalatord.core.status import Status
 
 
 @dataclass(frozen=True)

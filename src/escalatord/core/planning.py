@@ -16,12 +16,12 @@ it runs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from escalatord.config.model import PolicyConfig
-from escalatord.notify.base import Event
+from escalatord.core.events import Event
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,27 @@ class Step:
     event: Event
 
 
-def snapshot(policy: PolicyConfig) -> dict[str, Any]:
+class Level(Protocol):
+    @property
+    def after(self) -> timedelta: ...
+    @property
+    def notify(self) -> Sequence[str]: ...
+
+
+class Policy(Protocol):
+    """What a snapshot reads of a policy; `config.model.PolicyConfig` satisfies it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def repeat(self) -> int: ...
+    @property
+    def repeat_every(self) -> timedelta | None: ...
+    @property
+    def levels(self) -> Sequence[Level]: ...
+
+
+def snapshot(policy: Policy) -> dict[str, Any]:
     """A JSON-serialisable copy of `policy`, to store with an incident when it opens."""
     every = policy.repeat_every
     return {

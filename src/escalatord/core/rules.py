@@ -17,12 +17,41 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Protocol
 
-from escalatord.checks.base import Status
-from escalatord.config.model import RuleConfig
+from escalatord.core.status import Status
 
 DEFAULT_SEVERITY = "error"
 CHECK_LABEL = "check"  # the pseudo-label holding the check's name
+
+
+class Rule(Protocol):
+    """What matching reads of a rule; `config.model.Rule` (a `[[rule]]`) satisfies it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def match(self) -> Mapping[str, str | tuple[str, ...]]: ...
+    @property
+    def match_re(self) -> Mapping[str, str]: ...
+    @property
+    def status(self) -> tuple[str, ...]: ...
+    @property
+    def status_given(self) -> bool:
+        """Whether the rule names its statuses (rather than taking the default three)."""
+
+    @property
+    def continue_(self) -> bool: ...
+    @property
+    def severity(self) -> str | None: ...
+    @property
+    def policy(self) -> str | None: ...
+    @property
+    def owner(self) -> str | None: ...
+    @property
+    def runbook(self) -> str | None: ...
+    @property
+    def steps(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -43,7 +72,7 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def matches(rule: RuleConfig, labels: Mapping[str, str], check: str, status: Status) -> bool:
+def matches(rule: Rule, labels: Mapping[str, str], check: str, status: Status) -> bool:
     """Whether `rule` applies to `check` (with `labels`) in `status`.
 
     Every `match` key must equal the label (a tuple: any of its values), every `match_re`
@@ -70,12 +99,12 @@ def matches(rule: RuleConfig, labels: Mapping[str, str], check: str, status: Sta
     return True
 
 
-def is_default_route(rule: RuleConfig) -> bool:
+def is_default_route(rule: Rule) -> bool:
     """Whether `rule` is a default route: no `match`, `match_re` or `status`, no `continue`."""
-    return not (rule.match or rule.match_re or rule.continue_ or "status" in rule.model_fields_set)
+    return not (rule.match or rule.match_re or rule.continue_ or rule.status_given)
 
 
-def evaluation_order(rules: Sequence[RuleConfig]) -> Iterator[int]:
+def evaluation_order(rules: Sequence[Rule]) -> Iterator[int]:
     """Indexes of `rules` in the order they are tried: every other rule, then the default
     routes, each group in config order."""
     defaults = [is_default_route(rule) for rule in rules]
@@ -84,7 +113,7 @@ def evaluation_order(rules: Sequence[RuleConfig]) -> Iterator[int]:
 
 
 def match(
-    rules: Sequence[RuleConfig], labels: Mapping[str, str], check: str, status: Status
+    rules: Sequence[Rule], labels: Mapping[str, str], check: str, status: Status
 ) -> Decision | None:
     """The merged decision of the rules matching `check` in `status`; None when none match."""
     matched = []
