@@ -17,8 +17,11 @@ from typing import Any
 
 import structlog
 import uvicorn
+from starlette.applications import Starlette
 
 from escalatord import plugins
+from escalatord.api import ack, ingest, listings
+from escalatord.api.app import ApiServices, HealthSources, MetricSources
 from escalatord.api.app import build as build_api
 from escalatord.api.connections import ConnectionGuard, warn_if_few_files
 from escalatord.checks.base import Check, CheckConfig, CheckContext
@@ -27,6 +30,7 @@ from escalatord.config.model import Config
 from escalatord.core.shadowing import shadow_warnings
 from escalatord.errors import EscalatordError
 from escalatord.escalation.engine import Engine
+from escalatord.heartbeats import endpoint as heartbeat
 from escalatord.monitor.probes import ProbePool
 from escalatord.monitor.runner import Monitor
 from escalatord.notify.base import Notifier, NotifierConfig
@@ -137,7 +141,7 @@ class App:
         warn_if_few_files(config.daemon.max_connections)
         self._server = _Server(
             uvicorn.Config(
-                build_api(self),
+                self._api(),
                 host=config.daemon.listen_host,
                 port=config.daemon.listen_port,
                 lifespan="off",
@@ -159,6 +163,45 @@ class App:
         await self._wait_api_started()
         settle_heap(collect=False)
         log.info("started", **_counts(config), listen=config.daemon.listen, icmp=icmp.name)
+
+    def _api(self) -> Starlette:
+        """The HTTP API, each route module handed only what it uses (api/app.py).
+
+        Objects built once by start() are handed over as they are; the config is read through
+        `self` on every request instead, because reload() replaces it."""
+        links = self.dispatcher.links
+        assert links is not None, "start() gives the dispatcher its AckLinks"
+        services = ApiServices(
+            health=HealthSources(store=self.store, monitor=self.monitor, probes=self.probes),
+            metrics=self.metric_sources(),
+            ingest=ingest.IngestServices(
+                submit=self.engine.on_alerts, tokens=lambda: self.config.api
+            ),
+            listings=listings.ListingServices(
+                store=self.store,
+                held=self.monitor,
+                tokens=lambda: self.config.api,
+                checks=lambda: self.config.checks,
+            ),
+            ack=ack.AckServices(links=links, store=self.store, wake=self.dispatcher.wake),
+        )
+        heartbeats = heartbeat.HeartbeatServices(
+            monitor=self.monitor,
+            store=self.store,
+            configured=lambda name: self.config.check_by_name.get(name),
+        )
+        # Heartbeats sit above the API (they use its token helpers): their routes are passed in.
+        return build_api(services, extra_routes=heartbeat.routes(heartbeats))
+
+    def metric_sources(self) -> MetricSources:
+        """What GET /metrics reports, from this started App (tests read it too)."""
+        optional = [part for part in (self.probes, self.traps) if part is not None]
+        return MetricSources(
+            monitor=self.monitor,
+            dispatcher=self.dispatcher,
+            store_health=self.store.health,
+            families=(*optional, self.connections),
+        )
 
     async def _take_over(self) -> None:
         """Write this node's row, then send at once what a dead predecessor was sending.

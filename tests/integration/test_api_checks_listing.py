@@ -194,7 +194,7 @@ async def test_the_paged_read_of_states_matches_the_store_module(
         )
     monkeypatch.setattr(listings, "STATE_PAGE", 2)
     # Only the states written here: the running checks' own may be flushed in between.
-    paged = {k: v for k, v in (await listings.stored_states(app)).items() if k[:5] == "gone-"}
+    paged = {k: v for k, v in (await listings.stored_states(app.store)).items() if k[:5] == "gone-"}
     async with app.store.read() as conn:
         loaded = {k: v for k, v in (await state_store.load(conn)).items() if k[:5] == "gone-"}
     assert len(paged) == 5 and paged == loaded

@@ -99,7 +99,7 @@ def summary_of(app: App, check: str) -> str:
 
 def metric(app: App, name: str) -> float:
     total = 0.0
-    for line in prometheus_text(app).splitlines():
+    for line in prometheus_text(app.metric_sources()).splitlines():
         if line.startswith(name + "{") or line.startswith(name + " "):
             total += float(line.rsplit(" ", 1)[1])
     return total

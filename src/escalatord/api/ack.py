@@ -18,8 +18,11 @@ and send no Referer (the token is in the URL).
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
@@ -31,7 +34,7 @@ from escalatord.incidents import pages
 from escalatord.notify.links import AckClaim, BadLink
 
 if TYPE_CHECKING:
-    from escalatord.app import App
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 FORM_LIMIT = 4096  # bytes of form body read; the form has one short optional field
 NAME_LIMIT = 80
@@ -54,11 +57,33 @@ _STYLE = (
 )
 
 
-def routes(app: App) -> list[Route]:
-    """The ack-link routes, bound to a running App; links are checked with the same
-    `AckLinks` (one key) that the App's dispatcher signs pages with."""
-    links = app.dispatcher.links
-    assert links is not None, "App.start gives the dispatcher its AckLinks"
+class LinkChecker(Protocol):
+    """Verifies an ack link's signature and expiry (notify/links.py `AckLinks`)."""
+
+    async def check(self, token: str, now: datetime) -> AckClaim: ...
+
+
+class IncidentStore(Protocol):
+    """The store's reader and writer connections (store/db.py `Store`)."""
+
+    def read(self) -> AbstractAsyncContextManager[AsyncConnection]: ...
+
+    def write(self) -> AbstractAsyncContextManager[AsyncConnection]: ...
+
+
+@dataclass(frozen=True)
+class AckServices:
+    """What the ack-link routes use: the link checker, the store, and the dispatcher's wake."""
+
+    # The same `AckLinks` (one key) that the dispatcher signs pages with.
+    links: LinkChecker
+    store: IncidentStore
+    wake: Callable[[], None]  # tells the people paged now, not at the dispatcher's next poll
+
+
+def routes(services: AckServices) -> list[Route]:
+    """The ack-link routes, bound to the services they use."""
+    links = services.links
 
     async def ack(request: Request) -> HTMLResponse:
         token = request.path_params["token"]
@@ -68,14 +93,14 @@ def routes(app: App) -> list[Route]:
         except BadLink as bad:
             return _bad_link(bad)
         if request.method == "POST":
-            return await _acknowledge(app, request, claim, now)
-        return await _confirm(app, claim, token)
+            return await _acknowledge(services, request, claim, now)
+        return await _confirm(services.store, claim, token)
 
     return [Route("/ack/{token}", ack, methods=["GET", "POST"])]
 
 
-async def _confirm(app: App, claim: AckClaim, token: str) -> HTMLResponse:
-    async with app.store.read() as conn:
+async def _confirm(store: IncidentStore, claim: AckClaim, token: str) -> HTMLResponse:
+    async with store.read() as conn:
         try:
             link = await pages.ack_link(conn, claim.incident_id, claim.outbox_id, claim.token_id)
         except NotFound:
@@ -97,10 +122,12 @@ async def _confirm(app: App, claim: AckClaim, token: str) -> HTMLResponse:
     return _page("Acknowledge incident", body, 200)
 
 
-async def _acknowledge(app: App, request: Request, claim: AckClaim, now: datetime) -> HTMLResponse:
+async def _acknowledge(
+    services: AckServices, request: Request, claim: AckClaim, now: datetime
+) -> HTMLResponse:
     name = await _name(request)
     try:
-        async with app.store.write() as conn:
+        async with services.store.write() as conn:
             row = await pages.acknowledge_by_link(
                 conn, claim.incident_id, claim.outbox_id, claim.token_id, now=now, name=name
             )
@@ -108,7 +135,7 @@ async def _acknowledge(app: App, request: Request, claim: AckClaim, now: datetim
         return _gone_incident(claim)
     except InvalidTransition:
         # Used, or no longer triggered: nothing was written. Say which.
-        async with app.store.read() as conn:
+        async with services.store.read() as conn:
             try:
                 link = await pages.ack_link(
                     conn, claim.incident_id, claim.outbox_id, claim.token_id
@@ -119,7 +146,7 @@ async def _acknowledge(app: App, request: Request, claim: AckClaim, now: datetim
         if refused is not None:
             return refused
         raise
-    app.dispatcher.wake()  # tell the people paged now, not at the next poll
+    services.wake()  # tell the people paged now, not at the next poll
     body = (
         f'<h1 class="ok">Incident {row.id} acknowledged</h1>'
         + _facts(row, None)

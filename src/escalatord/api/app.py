@@ -1,4 +1,10 @@
-"""The HTTP API served inside the daemon's loop. Later work adds routes here."""
+"""The HTTP API served inside the daemon's loop. Later work adds routes here.
+
+Each route module declares what it uses (`HealthSources` and `MetricSources` here,
+`AckServices`, `IngestServices`, `ListingServices`) and is handed only that; escalatord/app.py
+builds them from the running daemon. Packages above the API (heartbeats) pass their routes in
+as `extra_routes`, so the API never imports them.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +13,17 @@ import itertools
 import math
 import os
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping, Reversible, Sequence, Sized
+from dataclasses import dataclass
+from typing import Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from escalatord import __version__
 from escalatord.api import ack, ingest, listings
-from escalatord.heartbeats import endpoint as heartbeat
-
-if TYPE_CHECKING:
-    from escalatord.app import App
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 LATENESS_QUANTILES = (0.5, 0.99)
@@ -28,18 +31,132 @@ LATENESS_QUANTILES = (0.5, 0.99)
 # than since start (at 167 checks/s: the last 30 s; at 1,000 checks a minute: 5 minutes).
 LATENESS_WINDOW = 5_000
 
+# A metric family as the daemon's parts report theirs: (name, kind, help, [(labels, value)]).
+Family = tuple[str, str, str, Sequence[tuple[str, float]]]
 
-def build(app: App) -> Starlette:
-    """A Starlette application bound to a running App."""
+
+class Families(Protocol):
+    """A part of the daemon that reports its own metric families (probe workers, traps, …)."""
+
+    def metrics(self) -> Iterable[Family]: ...
+
+
+class TimedFamilies(Protocol):
+    """Metric families computed at a given time (store/health.py `WriteHealth`)."""
+
+    def metrics(self, now: float, wall: float) -> Iterable[Family]: ...
+
+
+class Scheduler(Protocol):
+    """The check scheduler's state and figures (monitor/scheduler.py `CheckScheduler`)."""
+
+    @property
+    def running(self) -> bool: ...
+
+    @property
+    def lateness(self) -> Reversible[float]: ...  # seconds, newest last
+
+    @property
+    def skipped(self) -> int: ...
+
+
+class Checks(Protocol):
+    """The monitor as /healthz and /metrics see it (monitor/runner.py `Monitor`)."""
+
+    @property
+    def checks(self) -> Sized: ...
+
+    @property
+    def scheduler(self) -> Scheduler: ...
+
+    @property
+    def completed(self) -> int: ...
+
+
+class Delivery(Protocol):
+    """The dispatcher's delivery counters (notify/dispatcher.py `Dispatcher`)."""
+
+    @property
+    def sent(self) -> int: ...
+
+    @property
+    def failed(self) -> int: ...
+
+    @property
+    def fallbacks(self) -> int: ...
+
+    @property
+    def unreached(self) -> int: ...
+
+    @property
+    def deferred(self) -> int: ...
+
+    @property
+    def outcomes(self) -> Mapping[tuple[str, str], int]: ...
+
+
+class StoreHealth(Protocol):
+    """The store as /healthz sees it (store/db.py `Store.problems`)."""
+
+    async def problems(self) -> list[str]: ...
+
+
+class ProbeWorkers(Families, Protocol):
+    """The probe worker processes (monitor/probes.py `ProbePool`)."""
+
+    @property
+    def workers(self) -> Sized: ...
+
+    @property
+    def alive(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class HealthSources:
+    """What GET /healthz judges the daemon by."""
+
+    store: StoreHealth
+    monitor: Checks
+    probes: ProbeWorkers | None  # None: checks run in the daemon's process
+
+
+@dataclass(frozen=True)
+class MetricSources:
+    """What GET /metrics reports."""
+
+    monitor: Checks
+    dispatcher: Delivery
+    store_health: TimedFamilies  # writes to the store (store/health.py)
+    # Further parts' own families, reported in this order: probe workers and SNMP traps
+    # (when configured), then the API's connections (api/connections.py).
+    families: Sequence[Families]
+
+
+@dataclass(frozen=True)
+class ApiServices:
+    """Everything the API's own routes use, one part per route module."""
+
+    health: HealthSources
+    metrics: MetricSources
+    ingest: ingest.IngestServices
+    listings: listings.ListingServices
+    ack: ack.AckServices
+
+
+def build(services: ApiServices, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """A Starlette application serving the API's routes, then `extra_routes` from packages
+    above the API (the heartbeat endpoint), with JSON errors for all of them."""
+    health = services.health
 
     async def healthz(_request: Request) -> JSONResponse:
         # The store: it answers reads, writes succeed, its file is the one opened (store/health.py).
-        problems = await app.store.problems()
+        problems = await health.store.problems()
         store_ok = not problems
-        scheduler_ok = app.monitor.scheduler.running
+        scheduler_ok = health.monitor.scheduler.running
         # Probe workers: one dead worker among N is degraded (its checks report unknown until
         # it is back), not down; with none alive no check can run.
-        probes_ok = app.probes is None or app.probes.alive > 0
+        probes = health.probes
+        probes_ok = probes is None or probes.alive > 0
         if not scheduler_ok:
             problems.append("the check scheduler is not running")
         if not probes_ok:
@@ -51,15 +168,15 @@ def build(app: App) -> Starlette:
             "store": store_ok,
             "scheduler": scheduler_ok,
             "version": __version__,
-            "checks": len(app.monitor.checks),
+            "checks": len(health.monitor.checks),
         }
-        if app.probes is not None:
-            workers = {"configured": len(app.probes.workers), "alive": app.probes.alive}
+        if probes is not None:
+            workers = {"configured": len(probes.workers), "alive": probes.alive}
             body["probe_workers"] = workers
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     async def metrics(_request: Request) -> Response:
-        return Response(prometheus_text(app), media_type=PROMETHEUS_TEXT)
+        return Response(prometheus_text(services.metrics), media_type=PROMETHEUS_TEXT)
 
     async def not_found(_request: Request, _exc: Exception) -> JSONResponse:
         return JSONResponse({"error": "not found"}, status_code=404)
@@ -75,23 +192,24 @@ def build(app: App) -> Starlette:
         routes=[
             Route("/healthz", healthz),
             Route("/metrics", metrics),
-            *heartbeat.routes(app),
-            *ingest.routes(app),
-            *listings.routes(app),
-            *ack.routes(app),
+            *extra_routes,
+            *ingest.routes(services.ingest),
+            *listings.routes(services.listings),
+            *ack.routes(services.ack),
         ],
         exception_handlers={404: not_found, 405: method_not_allowed},
     )
 
 
-def prometheus_text(app: App) -> str:
+def prometheus_text(sources: MetricSources) -> str:
     """The daemon's metrics in Prometheus text format (version 0.0.4).
 
     Lateness quantiles and max cover the newest LATENESS_WINDOW runs, so they describe recent
     behaviour; the summary has no `_sum`/`_count` because those must be cumulative and the
     scheduler keeps a bounded window of samples, not a running total.
     """
-    scheduler = app.monitor.scheduler
+    scheduler = sources.monitor.scheduler
+    dispatcher = sources.dispatcher
     lines: list[str] = []
 
     def metric(name: str, kind: str, help_: str, samples: Sequence[tuple[str, float]]) -> None:
@@ -103,7 +221,7 @@ def prometheus_text(app: App) -> str:
         "escalatord_checks_completed_total",
         "counter",
         "Check runs that produced a result.",
-        [("", app.monitor.completed)],
+        [("", sources.monitor.completed)],
     )
     late = sorted(itertools.islice(reversed(scheduler.lateness), LATENESS_WINDOW))
     metric(
@@ -134,31 +252,31 @@ def prometheus_text(app: App) -> str:
         "escalatord_notifications_sent_total",
         "counter",
         "Notifications delivered.",
-        [("", app.dispatcher.sent)],
+        [("", dispatcher.sent)],
     )
     metric(
         "escalatord_notifications_failed_total",
         "counter",
         "Notifications given up on after their retries.",
-        [("", app.dispatcher.failed)],
+        [("", dispatcher.failed)],
     )
     metric(
         "escalatord_notifications_fallback_total",
         "counter",
         "Pages handed to a notifier's fallback after it failed for good.",
-        [("", app.dispatcher.fallbacks)],
+        [("", dispatcher.fallbacks)],
     )
     metric(
         "escalatord_pages_unreached_total",
         "counter",
         "Escalation steps whose pages reached nobody (the next level was paged at once).",
-        [("", app.dispatcher.unreached)],
+        [("", dispatcher.unreached)],
     )
     metric(
         "escalatord_notifications_deferred_total",
         "counter",
         "Sends postponed by a rate limit, open circuit breaker or Retry-After.",
-        [("", app.dispatcher.deferred)],
+        [("", dispatcher.deferred)],
     )
     metric(
         "escalatord_notifier_outcomes_total",
@@ -166,19 +284,14 @@ def prometheus_text(app: App) -> str:
         "Outcomes of send attempts, by notifier.",
         [
             (f'{{notifier="{_label(name)}",outcome="{_label(outcome)}"}}', count)
-            for (name, outcome), count in sorted(app.dispatcher.outcomes.items())
+            for (name, outcome), count in sorted(dispatcher.outcomes.items())
         ],
     )
-    for name, kind, help_, samples in app.store.health.metrics(time.monotonic(), time.time()):
+    for name, kind, help_, samples in sources.store_health.metrics(time.monotonic(), time.time()):
         metric(name, kind, help_, samples)  # writes to the store (store/health.py)
-    if app.probes is not None:  # probe worker processes (monitor/probes.py)
-        for name, kind, help_, samples in app.probes.metrics():
+    for part in sources.families:  # probe workers, SNMP traps, API connections
+        for name, kind, help_, samples in part.metrics():
             metric(name, kind, help_, samples)
-    if app.traps is not None:  # SNMP traps (traps/receiver.py)
-        for name, kind, help_, samples in app.traps.metrics():
-            metric(name, kind, help_, samples)
-    for name, kind, help_, samples in app.connections.metrics():  # api/connections.py
-        metric(name, kind, help_, samples)
     cpu = os.times()
     metric(
         "process_cpu_seconds_total",

@@ -11,15 +11,22 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-if TYPE_CHECKING:
-    from escalatord.config.model import ApiConfig
-
 MAX_BODY = 1 << 20  # requests with a larger body are refused (413)
+
+
+class ReadTokens(Protocol):
+    """The `[api]` tokens a read endpoint accepts (the config's `ApiConfig` is one)."""
+
+    @property
+    def read_tokens(self) -> tuple[str, ...]: ...
+
+    @property
+    def write_tokens(self) -> tuple[str, ...]: ...
 
 
 class BodyTooLarge(Exception):
@@ -82,7 +89,7 @@ def require_write_token(
     return require_token(request, allowed, what, setting="write_tokens")
 
 
-def require_read_token(request: Request, api: ApiConfig, what: str) -> JSONResponse | None:
+def require_read_token(request: Request, api: ReadTokens, what: str) -> JSONResponse | None:
     """None when the request carries a read token, or a write token (whoever may change
     incidents may also list them); else the error, naming `read_tokens` when none are set."""
     return require_token(

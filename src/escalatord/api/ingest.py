@@ -26,7 +26,9 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -37,14 +39,30 @@ from starlette.routing import Route
 from escalatord.api.auth import bearer, error, require_write_token, token_matches
 from escalatord.api.body import BadBody, problem, read_json
 from escalatord.core.status import Status
-from escalatord.escalation.engine import ExternalAlert
-
-if TYPE_CHECKING:
-    from escalatord.app import App
+from escalatord.escalation.engine import AlertOutcome, ExternalAlert  # values; no engine here
 
 log = structlog.get_logger("escalatord.api")
 NAME_MAX = 200  # the incidents.check column
 WARNING_SEVERITIES = {"warning", "warn", "info", "informational", "low", "minor"}
+
+
+class IngestTokens(Protocol):
+    """The `[api]` keys that may send alerts and events (the config's `ApiConfig` is one)."""
+
+    @property
+    def write_tokens(self) -> tuple[str, ...]: ...
+
+    @property
+    def routing_keys(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True)
+class IngestServices:
+    """What the ingest routes use: where alerts go, and the keys that may send them."""
+
+    submit: Callable[[list[ExternalAlert]], Awaitable[Sequence[AlertOutcome]]]  # Engine.on_alerts
+    # Called on every request, so a reload's tokens and keys apply at once.
+    tokens: Callable[[], IngestTokens]
 
 
 class _Lenient(BaseModel):
@@ -170,11 +188,11 @@ def pagerduty_alert(event: PdEvent, dedup_key: str) -> ExternalAlert:
     )
 
 
-def routes(app: App) -> list[Route]:
-    """The ingest routes, bound to a running App."""
+def routes(services: IngestServices) -> list[Route]:
+    """The ingest routes, bound to the services they use."""
 
     async def alertmanager(request: Request) -> JSONResponse:
-        refused = require_write_token(request, app.config.api.write_tokens, "alert ingest")
+        refused = require_write_token(request, services.tokens().write_tokens, "alert ingest")
         if refused is not None:
             return refused
         try:  # strings are judged per alert: a bad one must not refuse the whole batch
@@ -192,7 +210,7 @@ def routes(app: App) -> list[Route]:
         if rejected and not alerts:
             reasons = "; ".join(r["reason"] for r in rejected[:5])
             return error(400, f"no valid alert in the batch: {reasons}", rejected=rejected)
-        outcomes = await app.engine.on_alerts(alertmanager_alerts(alerts))
+        outcomes = await services.submit(alertmanager_alerts(alerts))
         counts: dict[str, int] = {}
         for done in outcomes:
             counts[done.outcome] = counts.get(done.outcome, 0) + 1
@@ -203,7 +221,7 @@ def routes(app: App) -> list[Route]:
         return JSONResponse(reply)
 
     async def pagerduty(request: Request) -> JSONResponse:
-        api = app.config.api
+        api = services.tokens()
         if not api.routing_keys and not api.write_tokens:
             return error(
                 403,
@@ -233,7 +251,7 @@ def routes(app: App) -> list[Route]:
             msg = f"invalid event: dedup_key is required for {event.event_action}"
             return error(400, msg, errors=[])
         dedup_key = event.dedup_key or uuid.uuid4().hex
-        await app.engine.on_alerts([pagerduty_alert(event, dedup_key)])
+        await services.submit([pagerduty_alert(event, dedup_key)])
         return JSONResponse(
             {"status": "success", "message": "Event processed", "dedup_key": dedup_key},
             status_code=202,

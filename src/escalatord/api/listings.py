@@ -24,15 +24,17 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from escalatord.api.auth import error, require_read_token
+from escalatord.api.auth import ReadTokens, error, require_read_token
 from escalatord.checks.base import CheckConfig
 from escalatord.core.durations import format_duration
 from escalatord.core.events import rfc3339
@@ -44,8 +46,7 @@ from escalatord.store import states as state_store
 from escalatord.store.tables import incidents
 
 if TYPE_CHECKING:
-    from escalatord.app import App
-    from escalatord.monitor.runner import Monitor
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 INCIDENT_STATUSES = tuple(s.value for s in IncidentStatus)
 OPEN_STATUSES = tuple(s.value for s in IncidentStatus if s.is_open)
@@ -66,6 +67,33 @@ INCIDENT_PARAMS = {
     "limit": LIMITS,
 }
 CHECK_PARAMS = {"status": list(CHECK_STATUSES), "label": ["key=value"]}
+
+
+class Reader(Protocol):
+    """The store's reader connections (store/db.py `Store.read`)."""
+
+    def read(self) -> AbstractAsyncContextManager[AsyncConnection]: ...
+
+
+class HeldStates(Protocol):
+    """The check states this daemon's monitor holds in memory (monitor/runner.py `Monitor`)."""
+
+    @property
+    def states(self) -> Mapping[str, CheckState]: ...
+
+    @property
+    def extra(self) -> Mapping[str, Mapping[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class ListingServices:
+    """What the listing routes use: the store's readers, the monitor's states, the config."""
+
+    store: Reader
+    held: HeldStates
+    # Both called on every request, so a reload's tokens and checks apply at once.
+    tokens: Callable[[], ReadTokens]  # the config's [api]
+    checks: Callable[[], Sequence[CheckConfig]]  # every configured check, in config order
 
 
 class BadParameter(Exception):
@@ -147,7 +175,7 @@ def _labels(values: list[str]) -> dict[str, str]:
 
 
 async def select_incidents(
-    app: App, statuses: set[str], check: str | None, site: str | None, limit: int
+    store: Reader, statuses: set[str], check: str | None, site: str | None, limit: int
 ) -> list[Any]:
     """Incident rows newest first, at most `limit`, read on one reader connection (one
     snapshot on SQLite)."""
@@ -156,7 +184,7 @@ async def select_incidents(
         stmt = stmt.where(incidents.c.status.in_(sorted(statuses)))
     if check is not None:
         stmt = stmt.where(incidents.c.check == check)
-    async with app.store.read() as conn:
+    async with store.read() as conn:
         if site is None:
             return list((await conn.execute(stmt.limit(limit))).all())
         found: list[Any] = []
@@ -169,7 +197,9 @@ async def select_incidents(
         return found[:limit]
 
 
-async def current_states(app: App) -> dict[str, tuple[CheckState, Mapping[str, Any]]]:
+async def current_states(
+    store: Reader, monitor: HeldStates
+) -> dict[str, tuple[CheckState, Mapping[str, Any]]]:
     """Every check's state: the store's, unless this daemon's monitor holds a newer one.
 
     The database is the truth, but the monitor writes states that did not change a hard
@@ -181,8 +211,7 @@ async def current_states(app: App) -> dict[str, tuple[CheckState, Mapping[str, A
     unreachable keeps its time); the store wins when another node sharing the database
     (PostgreSQL) ran the check more recently, or when this daemon never ran it.
     """
-    stored = await stored_states(app)
-    monitor: Monitor = app.monitor
+    stored = await stored_states(store)
     for name, held in monitor.states.items():  # no await in this loop: nothing changes it
         known = stored.get(name)
         if known is None or _not_older(held, known[0]):
@@ -190,9 +219,9 @@ async def current_states(app: App) -> dict[str, tuple[CheckState, Mapping[str, A
     return stored
 
 
-async def stored_states(app: App) -> dict[str, tuple[CheckState, Mapping[str, Any]]]:
+async def stored_states(store: Reader) -> dict[str, tuple[CheckState, Mapping[str, Any]]]:
     """The `check_states` table, STATE_PAGE rows at a time, letting the loop run between."""
-    async with app.store.read() as conn:
+    async with store.read() as conn:
         return dict(await state_store.load(conn, page=STATE_PAGE))
 
 
@@ -272,12 +301,12 @@ async def _reply(render: Callable[..., str], *args: Any) -> Response:
     return Response(content, media_type="application/json")
 
 
-def routes(app: App) -> list[Route]:
-    """The listing routes, bound to a running App (its config is read per request, so a
-    reload's tokens and checks apply at once)."""
+def routes(services: ListingServices) -> list[Route]:
+    """The listing routes, bound to the services they use (the config is read per request,
+    so a reload's tokens and checks apply at once)."""
 
     async def incidents_listing(request: Request) -> Response:
-        refused = require_read_token(request, app.config.api, "listing incidents")
+        refused = require_read_token(request, services.tokens(), "listing incidents")
         if refused is not None:
             return refused
         try:
@@ -293,11 +322,11 @@ def routes(app: App) -> list[Route]:
             limit = _limit(_one(params, "limit", INCIDENT_PARAMS))
         except BadParameter as bad:
             return bad.response()
-        rows = await select_incidents(app, statuses, check, site, limit)
+        rows = await select_incidents(services.store, statuses, check, site, limit)
         return await _reply(_incidents_body, rows)
 
     async def checks_listing(request: Request) -> Response:
-        refused = require_read_token(request, app.config.api, "listing checks")
+        refused = require_read_token(request, services.tokens(), "listing checks")
         if refused is not None:
             return refused
         try:
@@ -307,9 +336,9 @@ def routes(app: App) -> list[Route]:
             labels = _labels(params.get("label", []))
         except BadParameter as bad:
             return bad.response()
-        states = await current_states(app)
+        states = await current_states(services.store, services.held)
         never_ran: tuple[CheckState, Mapping[str, Any]] = (CheckState(), {})
-        rows = [(cfg, *states.get(cfg.name, never_ran)) for cfg in app.config.checks]
+        rows = [(cfg, *states.get(cfg.name, never_ran)) for cfg in services.checks()]
         return await _reply(_checks_body, rows, statuses, labels)
 
     return [

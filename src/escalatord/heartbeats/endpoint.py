@@ -12,7 +12,11 @@ deadline, so silence after it is paged when the deadline passes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 from starlette.requests import Request
@@ -23,10 +27,46 @@ from escalatord.api.auth import BodyTooLarge, bearer, error, read_body, token_ma
 from escalatord.heartbeats.check import BODY_LIMIT, HeartbeatCheck, Signal
 
 if TYPE_CHECKING:
-    from escalatord.app import App
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from escalatord.checks.base import Check, CheckConfig
+    from escalatord.core.state import Params
+    from escalatord.core.status import Result
 
 log = structlog.get_logger("escalatord.api")
 USAGE = "use /heartbeat/<check>, or add /start, /fail or an exit code 0-255"
+
+
+class PassiveChecks(Protocol):
+    """The monitor as a heartbeat sees it: its running checks, its clock, and where a
+    passive check's result goes (monitor/runner.py `Monitor`)."""
+
+    @property
+    def checks(self) -> Mapping[str, Check]: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+    async def on_passive(
+        self, name: str, fed: tuple[Result, Params] | None, *, wake: datetime | None = None
+    ) -> None: ...
+
+
+class SignalWriter(Protocol):
+    """The store's writer connection (store/db.py `Store.write`), where signals are kept."""
+
+    def write(self) -> AbstractAsyncContextManager[AsyncConnection]: ...
+
+
+@dataclass(frozen=True)
+class HeartbeatServices:
+    """What the heartbeat routes use: the monitor, the store's writer, and the config."""
+
+    monitor: PassiveChecks
+    store: SignalWriter
+    # A check of the current config by name, enabled or not (None: no such check); called on
+    # every request, so a reload applies at once. Tells "disabled" from "no such check".
+    configured: Callable[[str], CheckConfig | None]
 
 
 def parse_signal(text: str) -> tuple[Signal, int | None] | None:
@@ -41,16 +81,17 @@ def parse_signal(text: str) -> tuple[Signal, int | None] | None:
     return None
 
 
-def routes(app: App) -> list[Route]:
-    """The heartbeat routes, bound to a running App."""
+def routes(services: HeartbeatServices) -> list[Route]:
+    """The heartbeat routes, bound to the services they use."""
+    monitor = services.monitor
 
     async def heartbeat(request: Request) -> JSONResponse:
         if request.method == "HEAD":  # link checkers and proxies probe with HEAD: not a signal
             return error(405, f"a heartbeat is a POST or GET; {USAGE}")
         name = request.path_params["check"]
-        check = app.monitor.checks.get(name)
+        check = monitor.checks.get(name)
         if not isinstance(check, HeartbeatCheck):
-            configured = app.config.check_by_name.get(name)
+            configured = services.configured(name)
             if configured is not None and configured.type == "heartbeat":
                 return error(404, f"the heartbeat check {name!r} is disabled (enabled = false)")
             return error(404, f"no heartbeat check named {name!r}")
@@ -71,15 +112,15 @@ def routes(app: App) -> list[Route]:
         except BodyTooLarge:
             return error(413, "the body is larger than 1 MiB; send a short message")
         body = raw[:BODY_LIMIT].decode("utf-8", errors="replace").strip() or None
-        now = app.monitor.clock()
+        now = monitor.clock()
         from escalatord.heartbeats import store as heartbeats
 
-        async with app.store.write() as conn:
+        async with services.store.write() as conn:
             signals = await heartbeats.record(
                 conn, name, signal, now, exit_code=exit_code, body=body
             )
         judged = check.feed(signals, now, signal)
-        await app.monitor.on_passive(name, judged.fed, wake=judged.wake)
+        await monitor.on_passive(name, judged.fed, wake=judged.wake)
         log.info("heartbeat", check=name, signal=signal.value, exit_code=exit_code)
         reply: dict[str, object] = {"check": name, "signal": signal.value}
         if exit_code is not None:

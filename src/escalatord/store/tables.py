@@ -51,7 +51,7 @@ metadata = MetaData(
     }
 )
 
-# The hard state of each check, as core/state.py computes it.
+# The hard state of each check, as monitor/state.py computes it.
 check_states = Table(
     "check_states",
     metadata,
