@@ -51,7 +51,7 @@ metadata = MetaData(
     }
 )
 
-# The hard state of each check, as monitor/state.py computes it.
+# The hard state of each check, as core/state.py computes it.
 check_states = Table(
     "check_states",
     metadata,
@@ -98,6 +98,8 @@ incidents = Table(
     Column("next_step_at", UTCDateTime),  # NULL when nothing more will be sent
     # Root cause: the checks this incident's check makes unreachable, [{"check", "site"}, ...]
     Column("affected", JSON),
+    # `snooze ID 1h`: acknowledged until then; re-triggered after it if still failing.
+    Column("snoozed_until", UTCDateTime),
 )
 Index("ix_incidents_due", incidents.c.status, incidents.c.next_step_at)
 
@@ -137,6 +139,10 @@ outbox = Table(
     # next_attempt_at (the lease). NULL when nobody is sending it. A restarted daemon takes
     # back claims of instances that are gone (notify/dispatcher.py `take_back`).
     Column("claimed_by", String(64)),
+    # A page to a person ([[person]], issue 13): who, and the contact's address for the
+    # notifier (`to`). NULL for a page to a channel.
+    Column("person", String(200)),
+    Column("address", Text),
 )
 Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
 
@@ -186,4 +192,21 @@ nodes = Table(
     Column("instance", String(64), nullable=False),  # a new random id at every start
     Column("started_at", UTCDateTime, nullable=False),
     Column("seen_at", UTCDateTime, nullable=False),
+)
+
+# Run-time rota overrides (`escalatord oncall override`): `person` is on call in `schedule`
+# from `from_at` until `until_at` (UTC), whoever the layers say. Config overrides are not here.
+schedule_overrides = Table(
+    "schedule_overrides",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("schedule", String(200), nullable=False),
+    Column("person", String(200), nullable=False),
+    Column("from_at", UTCDateTime, nullable=False),
+    Column("until_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", Text, nullable=False),
+)
+Index(
+    "ix_schedule_overrides_schedule", schedule_overrides.c.schedule, schedule_overrides.c.until_at
 )
