@@ -30,6 +30,7 @@ test: $(VENV)/.test-extras
 lint: $(VENV)/.test-extras
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports pyproject.toml  # the layering contracts (docs/design.md, "Layout")
 
 format: $(VENV)/.test-extras
 	$(BIN)/ruff format src tests bench

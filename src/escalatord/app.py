@@ -25,7 +25,7 @@ from escalatord.api.app import ApiServices, HealthSources, MetricSources
 from escalatord.api.app import build as build_api
 from escalatord.api.connections import ConnectionGuard, warn_if_few_files
 from escalatord.checks.base import Check, CheckConfig, CheckContext
-from escalatord.checks.ping.icmp_mode import pings
+from escalatord.checks.ping.icmp_mode import mode_of, pings
 from escalatord.config.model import Config
 from escalatord.core.shadowing import shadow_warnings
 from escalatord.errors import EscalatordError
@@ -117,7 +117,7 @@ class App:
         self.monitor = Monitor(self.store, self.engine, checks)
         await self.monitor.load()
         # Decided once for the daemon, by opening the sockets; its probe workers get the same.
-        icmp = self.context.icmp_mode
+        icmp = mode_of(self.context)
         if not icmp.usable and pings(config.checks):
             log.warning("icmp_unavailable", icmp=icmp.name, problem=icmp.problem())
         if config.daemon.probe_workers:  # active checks run in worker processes

@@ -148,7 +148,7 @@ def run(config_path: str) -> None:
 def check_config(config_path: str) -> None:
     """Validate the config: exit 0 with a summary, or 2 listing every problem."""
     from escalatord.checks.base import CheckContext
-    from escalatord.checks.ping.icmp_mode import pings
+    from escalatord.checks.ping.icmp_mode import mode_of, pings
     from escalatord.config.loader import unmatched_checks
     from escalatord.core.shadowing import shadow_warnings
 
@@ -162,7 +162,7 @@ def check_config(config_path: str) -> None:
     for line in shadow_warnings(config):
         click.echo(f"warning: {line}", err=True)
     if pings(config.checks):  # decided as the daemon will: systemd runs this in its sandbox
-        icmp = CheckContext(icmp_privileged=config.daemon.icmp_privileged).icmp_mode
+        icmp = mode_of(CheckContext(icmp_privileged=config.daemon.icmp_privileged))
         if icmp.usable:
             click.echo(icmp.describe())
         else:

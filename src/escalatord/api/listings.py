@@ -12,7 +12,7 @@ of range is a 400 whose JSON names the `parameter` and the `allowed` values.
   triggered and acknowledged; `all`; or a comma list of statuses), `check` (the incident's
   check name), `site` (as `escalatord incidents --site`), `limit` (1-1000, default 100).
 - `/api/v1/checks` → `{"checks": [...]}`, every configured check in config order, enabled or
-  not, with its state (monitor/state.py `CheckState`, as the `check_states` table holds it).
+  not, with its state (core/state.py `CheckState`, as the `check_states` table holds it).
   `status` (a comma list: the hard status) and `label=key=value` (repeatable: all must match).
 
 Reads go through the store's reader connections (`store.read()`), never the writer, so a

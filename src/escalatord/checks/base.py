@@ -43,7 +43,7 @@ class CheckConfig(Strict):
     retry_interval: Duration = timedelta(seconds=15)
     recover_after: int = Field(default=1, ge=1, le=100)
     labels: dict[str, str] = Field(default_factory=dict)
-    # Parents (monitor/topology.py): unreachable when ANY of depends_on is down, or when ALL of
+    # Parents (core/topology.py): unreachable when ANY of depends_on is down, or when ALL of
     # depends_on_any (redundant paths) are down.
     depends_on: tuple[str, ...] = ()
     depends_on_any: tuple[str, ...] = ()
@@ -70,18 +70,10 @@ class CheckContext:
         icmp_mode: IcmpMode | None = None,
     ):
         self.icmp_privileged = icmp_privileged  # the setting: true, false or "auto"
-        self._icmp_mode = icmp_mode  # decided already (a probe worker gets the daemon's)
+        # The ICMP socket this process pings with: handed in (a probe worker gets the
+        # daemon's), else decided on first use (checks/ping/icmp_mode.py, `mode_of`).
+        self.icmp_mode = icmp_mode
         self._resources: dict[str, Any] = {}
-
-    @property
-    def icmp_mode(self) -> IcmpMode:
-        """The ICMP socket this process pings with, decided on first use by trying to open
-        them (checks/ping/icmp_mode.py), then fixed for the context's life."""
-        if self._icmp_mode is None:
-            from escalatord.checks.ping.icmp_mode import decide  # icmplib only where pings run
-
-            self._icmp_mode = decide(self.icmp_privileged)
-        return self._icmp_mode
 
     def shared(self, key: str, factory: Callable[[], Any]) -> Any:
         """The resource stored under `key`, made by `factory()` the first time."""

@@ -127,7 +127,7 @@ def hold(
     state: CheckState, result_status: Status, summary: str, params: Params, now: datetime
 ) -> CheckState:
     """The state of a check whose failure is confirmed but held back, because a parent it
-    depends on is not confirmed up or down yet (monitor/topology.py): it stays soft, leaning to
+    depends on is not confirmed up or down yet (core/topology.py): it stays soft, leaning to
     `result_status`, so its next problem result confirms it again once the parent is known."""
     return replace(
         state,

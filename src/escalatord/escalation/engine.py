@@ -17,11 +17,10 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
-from escalatord.config.model import Config
 from escalatord.core import planning, rules
 from escalatord.core.state import CheckState, Transition
 from escalatord.core.status import Status
@@ -29,6 +28,9 @@ from escalatord.incidents import alerts, rootcause, service
 from escalatord.store import states as state_store
 from escalatord.store.db import Store
 from escalatord.store.groupcommit import GroupCommit
+
+if TYPE_CHECKING:
+    from escalatord.config.model import Config  # handed in by app.py
 
 log = structlog.get_logger("escalatord.engine")
 
@@ -106,7 +108,7 @@ class Engine:
     ) -> int | None:
         """Apply a hard change of one check; returns the incident id it touched, if any.
 
-        `cascaded`: dependants that became unreachable with it (monitor/topology.py), stored in
+        `cascaded`: dependants that became unreachable with it (core/topology.py), stored in
         the same transaction. `affected`: for each root-cause check, the checks it now makes
         unreachable; written into its open incident BEFORE due steps fire, so the first page of
         a root-cause incident already lists them.

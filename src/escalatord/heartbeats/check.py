@@ -45,6 +45,7 @@ from escalatord.core.durations import format_duration
 from escalatord.core.state import Settings
 from escalatord.core.status import Judged, Result, Status
 from escalatord.fields import Duration
+from escalatord.heartbeats.signals import Signal, Signals
 
 if TYPE_CHECKING:
     from escalatord.store.db import Store
@@ -53,14 +54,6 @@ BODY_LIMIT = 10_000  # bytes of a signal's body that are kept
 SUMMARY_BODY = 200  # characters of it shown in a summary
 TOKEN_MIN = 16
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
-
-
-class Signal(enum.StrEnum):
-    """What a request to /heartbeat/<check>[/<what>] says about the job."""
-
-    SUCCESS = "success"
-    START = "start"
-    FAIL = "fail"
 
 
 class HeartbeatConfig(CheckConfig):
@@ -122,31 +115,6 @@ class HeartbeatConfig(CheckConfig):
         if "timezone" in self.model_fields_set and self.schedule is None:
             raise ValueError("timezone only applies to schedule; remove it or use schedule")
         return self
-
-
-@dataclass(frozen=True)
-class Signals:
-    """The last signals stored for one heartbeat check (a row of the `heartbeats` table)."""
-
-    first_seen_at: datetime | None = None
-    last_ping_at: datetime | None = None
-    last_start_at: datetime | None = None
-    last_fail_at: datetime | None = None
-    last_exit_code: int | None = None
-    last_body: str | None = None
-
-    @property
-    def finished_at(self) -> datetime | None:
-        """When the job last finished, successfully or not."""
-        times = [t for t in (self.last_ping_at, self.last_fail_at) if t is not None]
-        return max(times) if times else None
-
-    @property
-    def failed(self) -> bool:
-        """Whether the job's last finished run failed."""
-        if self.last_fail_at is None:
-            return False
-        return self.last_ping_at is None or self.last_fail_at >= self.last_ping_at
 
 
 class Cause(enum.StrEnum):
@@ -331,7 +299,7 @@ class HeartbeatCheck(Check):
 
     async def evaluate(self, store: Store, now: datetime) -> Judged:
         """Judge the stored signals at `now` (the scheduler's run of a passive check)."""
-        from escalatord.heartbeats import store as heartbeats
+        from escalatord.heartbeats import store as heartbeats  # SQLAlchemy only where it runs
 
         async with store.read() as conn:
             signals = await heartbeats.load(conn, self.name)

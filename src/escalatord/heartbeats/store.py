@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from escalatord.heartbeats.check import Signal, Signals
+from escalatord.heartbeats.signals import Signal, Signals
 from escalatord.store import upsert
 from escalatord.store.tables import heartbeats
 

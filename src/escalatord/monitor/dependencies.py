@@ -1,6 +1,6 @@
 """Dependencies for the running monitor: the graph from config, and the held-back failures.
 
-The decisions are monitor/topology.py's pure functions; this class keeps what they need
+The decisions are core/topology.py's pure functions; this class keeps what they need
 between results (the graph, the check settings, when each failure was first held back) and
 turns their answers into what the Monitor does: mark a result unreachable, hold a failure back
 and probe the parent at once, mark held dependants unreachable when the parent goes down, and

@@ -9,7 +9,7 @@ and sends them at once, at least once; otherwise they are retried when the lease
 
 For each row:
 - a page for an incident that is no longer triggered is muted, not sent;
-- the notifier's gate (notify/gate.py: rate limit, circuit breaker, a server's Retry-After)
+- the notifier's gate (core/gate.py: rate limit, circuit breaker, a server's Retry-After)
   may postpone it without counting an attempt;
 - a page gets its signed ack link (notify/links.py), the same on every retry;
 - a failed attempt is retried with exponential backoff and jitter (at least as long as the

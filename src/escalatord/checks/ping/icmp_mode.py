@@ -24,7 +24,7 @@ from icmplib import ICMPv4Socket, ICMPv6Socket
 from icmplib.exceptions import ICMPSocketError, SocketPermissionError
 
 if TYPE_CHECKING:
-    from escalatord.checks.base import CheckConfig
+    from escalatord.checks.base import CheckConfig, CheckContext
 
 Setting = bool | Literal["auto"]
 
@@ -134,6 +134,14 @@ def decide(setting: Setting) -> IcmpMode:
                 return IcmpMode(setting, privileged, True)
         return IcmpMode(setting, False, False)
     return IcmpMode(setting, setting, opens(setting))
+
+
+def mode_of(context: CheckContext) -> IcmpMode:
+    """The ICMP socket `context`'s process pings with: the one handed to it, else decided on
+    first use by trying to open them (`decide`), then fixed for the context's life."""
+    if context.icmp_mode is None:
+        context.icmp_mode = decide(context.icmp_privileged)
+    return context.icmp_mode
 
 
 def pings(checks: Iterable[CheckConfig]) -> bool:

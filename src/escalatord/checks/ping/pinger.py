@@ -36,7 +36,7 @@ from icmplib.exceptions import ICMPSocketError, SocketPermissionError
 from escalatord.checks.base import CheckContext
 from escalatord.checks.hosts import normalize
 from escalatord.checks.loopsocket import LoopSocket
-from escalatord.checks.ping.icmp_mode import permission_message
+from escalatord.checks.ping.icmp_mode import mode_of, permission_message
 from escalatord.errors import CheckError
 
 Family = Literal[4, 6]
@@ -357,7 +357,7 @@ def shared_pinger(context: CheckContext, family: Family) -> Pinger:
     `context.aclose()`. Raises `IcmpUnavailable` (and caches nothing, so a widened
     ping_group_range works at the next run) when it cannot open.
     """
-    mode = context.icmp_mode
+    mode = mode_of(context)
     privileged = mode.privileged
     try:
         return context.shared(

@@ -1,4 +1,4 @@
-"""Pure dependency logic (monitor/topology.py) on chains, diamonds and redundant parents."""
+"""Pure dependency logic (core/topology.py) on chains, diamonds and redundant parents."""
 
 from __future__ import annotations
 
