@@ -9,7 +9,10 @@ from typing import Any
 
 from escalatord.core.topology import find_cycles
 
-KINDS = ("check", "notifier", "rule", "policy")  # the [[item]] kinds that have names
+# The [[item]] kinds that have names.
+KINDS = ("check", "notifier", "rule", "policy", "person", "team", "schedule")
+# What a level's `notify` may name; these names share one namespace (config/people_checks.py).
+TARGETS = ("person", "team", "schedule", "notifier")
 
 
 @dataclass
@@ -54,6 +57,17 @@ def cross_check(items: list[Item], at: Callable[[Item, str, str], None]) -> None
             return None
         return f"unknown {kind} {name!r}; defined {kind} names: {', '.join(first[kind]) or 'none'}"
 
+    def unknown_target(name: Any) -> str | None:
+        if not isinstance(name, str) or any(name in first[kind] for kind in TARGETS):
+            return None
+        if not any(first[kind] for kind in TARGETS if kind != "notifier"):
+            return unknown("notifier", name)  # a config without people names channels only
+        defined = "; ".join(f"{k}s {', '.join(first[k])}" for k in TARGETS if first[k])
+        return (
+            f"unknown name {name!r}: not a person, team, schedule or notifier; "
+            f"defined names: {defined}"
+        )
+
     for item in items:
         refs: list[tuple[str, str | None]] = []
         if item.kind == "rule":
@@ -62,7 +76,7 @@ def cross_check(items: list[Item], at: Callable[[Item, str, str], None]) -> None
             for index, level in enumerate(item.list("level")):
                 notify = level.get("notify") if isinstance(level, dict) else None
                 for name in notify if isinstance(notify, list) else ():
-                    refs.append((f"level[{index}].notify", unknown("notifier", name)))
+                    refs.append((f"level[{index}].notify", unknown_target(name)))
         elif item.kind == "check":
             for key in ("depends_on", "depends_on_any"):
                 for name in item.list(key):

@@ -5,7 +5,8 @@ frozen `Config` or raises `ConfigError` listing EVERY problem found (file, key p
 
 1. Each file is parsed with rtoml (Rust; tomli, tomllib's own source, reports syntax
    errors). Top-level keys: include, daemon, defaults, api, traps, check, rule, policy,
-   notifier; `daemon`, `defaults`, `api` and `traps` only in the main file.
+   notifier, person, team, schedule; `daemon`, `defaults`, `api` and `traps` only in the
+   main file.
 2. `${VAR}` in any string value is replaced from the environment; `$${` is a literal `${`.
 3. `include = [...]`: paths and globs relative to the including file's directory, each glob
    sorted. A glob matching nothing is fine; a missing plain path is a problem. A file is read
@@ -15,7 +16,8 @@ frozen `Config` or raises `ConfigError` listing EVERY problem found (file, key p
    section's model has a field `X` and no field `X_file`; relative to the key's file.
 5. Checks get the keys `[defaults]` sets and they leave out; every section is validated by its
    model, checks and notifiers by their type's model from `escalatord.plugins`.
-6. Cross-references: duplicate names, unknown policies/notifiers/dependencies, dependency cycles.
+6. Cross-references: duplicate names, unknown policies/notifiers/dependencies, dependency cycles;
+   the people sections' shared namespace, members and contacts (config/people_checks.py).
 
 Steps 1-3 are config/reading.py's `Reader`; this module validates (4-5), cross_check in
 config/items.py does 6, and `unmatched_checks` finds the checks no rule would page for.
@@ -49,6 +51,8 @@ from escalatord.config.model import (
     PolicyConfig,
     RuleConfig,
 )
+from escalatord.config.people import PersonConfig, ScheduleConfig, TeamConfig
+from escalatord.config.people_checks import check_people
 from escalatord.config.reading import TOP_KEYS, Reader, parse_toml
 from escalatord.core.rules import match
 from escalatord.core.status import Status
@@ -63,7 +67,13 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "api": ApiConfig,
     "traps": TrapsConfig,
 }
-_ITEM_MODELS: dict[str, type[BaseModel]] = {"rule": RuleConfig, "policy": PolicyConfig}
+_ITEM_MODELS: dict[str, type[BaseModel]] = {
+    "rule": RuleConfig,
+    "policy": PolicyConfig,
+    "person": PersonConfig,
+    "team": TeamConfig,
+    "schedule": ScheduleConfig,
+}
 _REGISTRY = {"check": "checks", "notifier": "notifiers"}
 
 __all__ = ["load", "load_text", "parse_toml", "unmatched_checks"]
@@ -124,6 +134,7 @@ class _Loader(Reader):
                     obj._loaded_secrets = self._secrets_in(obj)
                 built[item.kind].append(obj)
         cross_check(self.items, self.at)
+        check_people(self.items, self.at, _addresses_person)
         if self.problems:
             raise ConfigError([self._scrubbed(p) for p in self.problems])
         return Config.model_validate(
@@ -138,6 +149,9 @@ class _Loader(Reader):
                 "notifiers": tuple(built["notifier"]),
                 "api": sections.get("api") or ApiConfig(),
                 "traps": sections.get("traps"),
+                "person": tuple(built["person"]),
+                "team": tuple(built["team"]),
+                "schedule": tuple(built["schedule"]),
             }
         )
 
@@ -229,6 +243,17 @@ class _Loader(Reader):
             if len(secret) >= _MIN_SCRUB:
                 message = message.replace(secret, "***")
         return Problem(problem.file, problem.path, message)
+
+
+def _addresses_person(type_name: str) -> bool | None:
+    """Whether notifiers of `type_name` can address one person (`Notifier.addresses_person`);
+    None for a type that is unknown or cannot load (its [[notifier]] reports that)."""
+    if not plugins.known("notifiers", type_name):
+        return None
+    try:
+        return bool(getattr(plugins.load("notifiers", type_name), "addresses_person", False))
+    except Exception:  # a broken plugin: reported once, at the notifier's `type`
+        return None
 
 
 @cache

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from escalatord.checks.base import CheckConfig
+from escalatord.config.people import PersonConfig, ScheduleConfig, TeamConfig
 from escalatord.core.durations import format_duration
 from escalatord.fields import Duration, Strict, positive_timeout
 from escalatord.notify.base import NotifierConfig
@@ -294,6 +295,11 @@ class Config(Strict):
     notifiers: tuple[NotifierConfig, ...] = ()
     api: ApiConfig = ApiConfig()
     traps: TrapsConfig | None = None  # [traps]: the SNMP trap receiver (traps/config.py)
+    # [[person]], [[team]], [[schedule]] (config/people.py). Their names and the notifiers'
+    # share one namespace (check-config refuses a name used twice), so `target_kind` is exact.
+    persons: tuple[PersonConfig, ...] = Field(default=(), alias="person")
+    teams: tuple[TeamConfig, ...] = Field(default=(), alias="team")
+    schedules: tuple[ScheduleConfig, ...] = Field(default=(), alias="schedule")
 
     @cached_property
     def check_by_name(self) -> dict[str, CheckConfig]:
@@ -306,6 +312,28 @@ class Config(Strict):
     @cached_property
     def notifier_by_name(self) -> dict[str, NotifierConfig]:
         return {n.name: n for n in self.notifiers}
+
+    @cached_property
+    def person_by_name(self) -> dict[str, PersonConfig]:
+        return {p.name: p for p in self.persons}
+
+    @cached_property
+    def team_by_name(self) -> dict[str, TeamConfig]:
+        return {t.name: t for t in self.teams}
+
+    @cached_property
+    def schedule_by_name(self) -> dict[str, ScheduleConfig]:
+        return {s.name: s for s in self.schedules}
+
+    def target_kind(self, name: str) -> Literal["person", "team", "schedule", "notifier"] | None:
+        """What a name in a level's `notify` (or `reassign --to`) is, or None if nothing."""
+        if name in self.person_by_name:
+            return "person"
+        if name in self.team_by_name:
+            return "team"
+        if name in self.schedule_by_name:
+            return "schedule"
+        return "notifier" if name in self.notifier_by_name else None
 
     def summary(self) -> str:
         return (

@@ -31,6 +31,9 @@ TOP_KEYS = (
     "rule",
     "policy",
     "notifier",
+    "person",
+    "team",
+    "schedule",
 )
 MAIN_ONLY = ("daemon", "defaults", "api", "traps")
 

@@ -104,6 +104,10 @@ class Notifier(abc.ABC):
     """Base class of notifier types. Subclasses set `Config` and implement `send()`."""
 
     Config: ClassVar[type[NotifierConfig]] = NotifierConfig
+    # Whether a [[person.contact]] may name a notifier of this type: its messages can go to one
+    # person's address (the contact's `to`) rather than to a fixed channel. check-config refuses
+    # a contact on a type that leaves this False (config/people_checks.py).
+    addresses_person: ClassVar[bool] = False
 
     def __init__(self, config: NotifierConfig):
         self.config = config

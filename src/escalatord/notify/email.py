@@ -119,6 +119,7 @@ class EmailNotifier(Notifier):
     """Sends one mail per notification with smtplib, in a worker thread."""
 
     Config = EmailConfig
+    addresses_person = True  # a contact's `to` is one person's address here
     config: EmailConfig
 
     def __init__(self, config: EmailConfig):

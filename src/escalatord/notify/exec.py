@@ -64,6 +64,7 @@ class ExecNotifier(Notifier):
     """Runs `command` once per notification."""
 
     Config = ExecConfig
+    addresses_person = True  # a contact's `to` is one person's address here
     config: ExecConfig
 
     async def send(self, notification: Notification) -> None:

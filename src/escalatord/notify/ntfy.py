@@ -143,6 +143,7 @@ class NtfyNotifier(Notifier):
     """Publishes one message per notification to `server`/`topic`."""
 
     Config = NtfyConfig
+    addresses_person = True  # a contact's `to` is one person's address here
     config: NtfyConfig
 
     def __init__(self, config: NtfyConfig):

@@ -131,6 +131,7 @@ class SlackNotifier(Notifier):
     """POSTs one Block Kit message per notification to the incoming webhook."""
 
     Config = SlackConfig
+    addresses_person = True  # a contact's `to` is one person's address here
     config: SlackConfig
 
     def __init__(self, config: SlackConfig):

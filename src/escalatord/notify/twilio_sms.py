@@ -106,6 +106,7 @@ class TwilioSmsNotifier(Notifier):
     """Texts every number in `to`; one API request per number."""
 
     Config = TwilioSmsConfig
+    addresses_person = True  # a contact's `to` is one person's address here
     config: TwilioSmsConfig
 
     def __init__(self, config: TwilioSmsConfig):

@@ -110,6 +110,7 @@ class WebhookNotifier(Notifier):
     """POSTs `notification.payload()` as JSON to `url`. One HTTP client per notifier."""
 
     Config = WebhookConfig
+    addresses_person = True  # a contact's `to` is one person's address here
     config: WebhookConfig
 
     def __init__(self, config: WebhookConfig):
