@@ -38,8 +38,8 @@ from starlette.routing import Route
 
 from escalatord.api.auth import bearer, error, require_write_token, token_matches
 from escalatord.api.body import BadBody, problem, read_json
+from escalatord.core.alerts import AlertOutcome, ExternalAlert
 from escalatord.core.status import Status
-from escalatord.escalation.engine import AlertOutcome, ExternalAlert  # values; no engine here
 
 log = structlog.get_logger("escalatord.api")
 NAME_MAX = 200  # the incidents.check column

@@ -2,6 +2,7 @@
 
 status      Status, Result, Judged: what a check found
 durations   "90s" and "1h30m", parsed and printed
+alerts      ExternalAlert, AlertOutcome: another tool's alert and what became of it
 events      Event, IncidentView, Notification: what happens to an incident, what a message says
 state       the soft/hard state machine (step)
 topology    which checks are unreachable behind a failed parent

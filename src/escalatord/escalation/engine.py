@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from escalatord.core import planning, rules
+from escalatord.core.alerts import AlertOutcome, ExternalAlert
 from escalatord.core.state import CheckState, Transition
 from escalatord.core.status import Status
 from escalatord.incidents import alerts, rootcause, service
@@ -33,35 +34,6 @@ if TYPE_CHECKING:
     from escalatord.config.model import Config  # handed in by app.py
 
 log = structlog.get_logger("escalatord.engine")
-
-
-@dataclass(frozen=True)
-class ExternalAlert:
-    """One alert from another tool, ready to be matched and applied.
-
-    `key` deduplicates (one open incident per key); `name` is what rules see as the label
-    "check"; `status` is the problem status rules match while the alert fires.
-    """
-
-    key: str
-    name: str
-    action: Literal["trigger", "acknowledge", "resolve"]
-    source: str  # "alertmanager", "pagerduty": the actor of acknowledgements and resolutions
-    status: Status = Status.CRITICAL
-    title: str = ""
-    summary: str = ""
-    labels: dict[str, str] = field(default_factory=dict)
-    runbook: str = ""
-
-
-@dataclass(frozen=True)
-class AlertOutcome:
-    """What became of one alert: opened, updated, resolved, acknowledged, no_rule (no rule
-    matched: nothing opened), or not_open (nothing open to resolve or acknowledge)."""
-
-    key: str
-    outcome: str
-    incident: int | None = None
 
 
 @dataclass(frozen=True)
