@@ -1,6 +1,8 @@
 """What happens to an incident (`Event`) and what one message says about it. Pure.
 
-`Notification.payload()` is the public webhook payload (DESIGN.md, version 1).
+`Notification.payload()` is the public webhook payload (DESIGN.md, version 1). A page to a
+person (`Notification.person`) carries that person and the contact's address (`to`), which the
+notifier sends to instead of its configured destination.
 `escalatord.notify.base` re-exports these for plugin authors, whose notifiers send them.
 """
 
@@ -52,8 +54,7 @@ class IncidentView:
     ack_url: str | None = None
     # Root cause: the checks this incident's check makes unreachable, each {"check", "site"}.
     affected: tuple[dict[str, str], ...] = ()
-    # Not part of the public webhook payload (to_json leaves it out); kept in the outbox row so
-    # "acknowledged" messages can say who took the incident.
+    # Who took the incident (a person's name), "" while nobody has; the payload says null then.
     acknowledged_by: str = ""
 
     def to_json(self) -> dict[str, Any]:
@@ -72,6 +73,7 @@ class IncidentView:
             "opened_at": rfc3339(self.opened_at),
             "ack_url": self.ack_url,
             "affected": [dict(a) for a in self.affected],
+            "acknowledged_by": self.acknowledged_by or None,
         }
 
     @classmethod
@@ -97,19 +99,55 @@ class IncidentView:
 
 
 @dataclass(frozen=True)
+class Person:
+    """The person a page is addressed to: `name` is their id in config (`[[person]]`),
+    `full_name` what to call them, None when the config gives none."""
+
+    name: str
+    full_name: str | None = None
+
+    @property
+    def display(self) -> str:
+        """What a message calls them: the full name, else the name."""
+        return self.full_name or self.name
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "full_name": self.full_name}
+
+
+@dataclass(frozen=True)
 class Notification:
-    """One message to one notifier. `key` is the idempotency key (stable across retries)."""
+    """One message to one notifier. `key` is the idempotency key (stable across retries).
+
+    A page to a person sets `person` and `to`, the address of that person's contact for this
+    notifier (an e-mail address, a phone number, an ntfy topic, a Slack user or channel id,
+    any text for webhook and exec); the notifier sends to `to` instead of its configured
+    destination. A message to a channel leaves both None.
+    """
 
     event: Event
     level: int
     incident: IncidentView
     key: str
+    person: Person | None = None
+    to: str | None = None
+
+    def __post_init__(self) -> None:
+        # An address without the person it belongs to would reach someone the payload, the
+        # texts and the timeline cannot name.
+        if self.to is not None and self.person is None:
+            raise ValueError("Notification: `to` is the address of a person: set `person` too")
 
     def payload(self) -> dict[str, Any]:
-        """The public webhook payload (DESIGN.md, version 1)."""
-        return {
+        """The public webhook payload (DESIGN.md, version 1); `person` and `to` only in a page
+        to a person, so a channel's payload is what it always was."""
+        data: dict[str, Any] = {
             "version": 1,
             "event": str(self.event),
             "level": self.level,
             "incident": self.incident.to_json(),
         }
+        if self.person is not None:
+            data["person"] = self.person.to_json()
+            data["to"] = self.to
+        return data

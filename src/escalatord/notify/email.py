@@ -9,7 +9,8 @@ Config keys (besides the common ones, see `NotifierConfig`):
     username    login for SMTP AUTH (with password); never sent without TLS
     password    a secret: "${SMTP_PASSWORD}" or password_file = "/etc/escalatord/smtp-password"
     from        the sender address, e.g. "escalatord <escalatord@example.org>"
-    to          recipient addresses (a list)
+    to          recipient addresses (a list); a page to a person goes to the address of
+                their contact instead (`notification.to`), and only there
     ca_file     trust this CA (PEM) for the server's certificate instead of the system's
     verify_tls  false only for a lab server with a self-signed certificate (default true)
     html        also send an HTML part (default true)
@@ -32,7 +33,7 @@ import html
 import smtplib
 import ssl
 from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
+from email.utils import formataddr, formatdate, parseaddr
 from pathlib import Path
 from typing import Literal
 
@@ -128,6 +129,11 @@ class EmailNotifier(Notifier):
 
     async def send(self, notification: Notification) -> None:
         """Build the mail and hand it to the SMTP server, or raise NotifyError."""
+        try:
+            recipients(self.config, notification)
+        except ValueError as exc:  # a contact's address that is not one: the config must change
+            where = f"{self.config.host}:{self.config.smtp_port}"
+            raise self._error(where, str(exc), False) from None
         mail = build_mail(self.config, notification)
         await self._threads.run(self._deliver, mail)
 
@@ -227,8 +233,22 @@ class EmailNotifier(Notifier):
         return NotifyError(f"email {self.name!r} ({where}): {detail}", retryable=retryable)
 
 
+def recipients(config: EmailConfig, notification: Notification) -> tuple[str, ...]:
+    """Whom the mail goes to: the person's contact address for a page to a person (named
+    with their full name when the address has no name of its own), else the config's `to`.
+    ValueError when the contact's address is not an e-mail address."""
+    if notification.to is None:
+        return config.to
+    address = _address(notification.to, "the contact's to")
+    person = notification.person
+    if person is not None and person.full_name and not parseaddr(address)[0]:
+        address = formataddr((person.full_name, address))
+    return (address,)
+
+
 def build_mail(config: EmailConfig, notification: Notification) -> EmailMessage:
     """The mail for one notification: headers, a text part and (optionally) an HTML part."""
+    to = recipients(config, notification)
     message = render(notification, config.template)
     domain = parseaddr(config.from_)[1].rpartition("@")[2] or "escalatord.invalid"
     digest = hashlib.sha256(notification.key.encode()).hexdigest()[:32]
@@ -236,7 +256,7 @@ def build_mail(config: EmailConfig, notification: Notification) -> EmailMessage:
     # A header cannot hold a line break (EmailMessage raises ValueError): one line, always.
     mail["Subject"] = " ".join(message.title.split())
     mail["From"] = config.from_
-    mail["To"] = ", ".join(config.to)
+    mail["To"] = ", ".join(to)  # smtplib sends RCPT TO for these and no others
     mail["Date"] = formatdate(usegmt=True)
     mail["Message-ID"] = f"<{digest}.escalatord@{domain}>"
     incident = notification.incident

@@ -10,7 +10,9 @@ The program's standard input is the webhook payload (DESIGN.md "Webhook payload"
 object and a newline, ack_url filled in for pages). Its environment is the daemon's plus
 ESCALATORD_EVENT, ESCALATORD_INCIDENT_ID, ESCALATORD_SEVERITY, ESCALATORD_TITLE (the
 message title), ESCALATORD_ACK_URL, ESCALATORD_NOTIFICATION_KEY (the idempotency key) and
-ESCALATORD_NOTIFIER.
+ESCALATORD_NOTIFIER. A page to a person also sets ESCALATORD_PERSON (their name),
+ESCALATORD_PERSON_FULL_NAME ("" when the config gives none) and ESCALATORD_TO (the contact's
+address), and the payload carries "person" and "to"; a message to a channel has none of them.
 
     exit 0                               delivered
     exit 75 (EX_TEMPFAIL), killed by a
@@ -36,6 +38,7 @@ from escalatord.notify.templates import render
 
 EX_TEMPFAIL = 75
 STDERR_CHARS = 300
+PERSON_VARS = ("ESCALATORD_PERSON", "ESCALATORD_PERSON_FULL_NAME", "ESCALATORD_TO")
 
 
 class ExecConfig(NotifierConfig):
@@ -82,6 +85,16 @@ class ExecNotifier(Notifier):
             "ESCALATORD_NOTIFICATION_KEY": notification.key,
             "ESCALATORD_NOTIFIER": self.name,
         }
+        person = notification.person
+        if person is not None:
+            env["ESCALATORD_PERSON"] = person.name
+            env["ESCALATORD_PERSON_FULL_NAME"] = person.full_name or ""
+            env["ESCALATORD_TO"] = notification.to or ""
+        else:
+            # A channel message: none inherited from the daemon's own environment either, so
+            # a program may tell the two apart by whether ESCALATORD_PERSON is set.
+            for name in PERSON_VARS:
+                env.pop(name, None)
         stdin = (json.dumps(notification.payload(), ensure_ascii=False) + "\n").encode()
         program = cfg.command[0]
         try:

@@ -4,7 +4,8 @@ Config keys (besides the common ones, see `NotifierConfig`):
 
     server    default "https://ntfy.sh"
     topic     the topic to publish to (on a public server the topic name is the password:
-              pick one nobody can guess)
+              pick one nobody can guess); a page to a person is published to the topic of
+              their contact instead (`notification.to`), on the same server with the same auth
     token     an access token (Authorization: Bearer), a secret; or
     username  and password (a secret) for basic auth
     tags      extra tags, e.g. ["hospital"]
@@ -28,6 +29,7 @@ import httpx
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from escalatord.core.events import Notification
+from escalatord.errors import NotifyError
 from escalatord.notify.base import Notifier, NotifierConfig
 from escalatord.notify.http import HttpSender, check_url
 from escalatord.notify.templates import Message, render
@@ -167,10 +169,21 @@ class NtfyNotifier(Notifier):
 
     async def send(self, notification: Notification) -> None:
         """Publish; ntfy answers 200 with the stored message as JSON."""
+        topic = self.config.topic
+        if notification.to is not None:
+            if not _TOPIC.match(notification.to):
+                # Checked here too, as the topic becomes the URL's path. Not quoted: on a public
+                # server a topic is as good as a password.
+                raise NotifyError(
+                    f"ntfy {self.name!r}: the contact's to is not a topic: "
+                    "1-64 letters, digits, - or _ (ntfy's rule)",
+                    retryable=False,
+                )
+            topic = notification.to
         message = render(notification, self.config.template)
         await self._http.request(
             "POST",
-            f"{self.config.server}/{self.config.topic}",
+            f"{self.config.server}/{topic}",
             content=message.body.encode("utf-8"),
             headers=headers(message, self.config.tags),
             auth=self._auth,

@@ -23,6 +23,10 @@ Unknown placeholders are config errors. Variables:
     opened_at       "2024-05-17 08:30 UTC"     labels          "category=patient-care, site=hq"
     acknowledged_by who acknowledged it        key             the incident's dedup key
     affected        checks this root cause makes unreachable, "office-pc-1 (boston), ..."
+    person          whom a page to a person is for: "Alice Moreau" ("" for a channel)
+
+In a message to a person, `intro` greets them by name ("Alice Moreau, you are paged for this
+incident."); a message to a channel reads as it always did.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ VARIABLES = (
     "acknowledged_by",
     "key",
     "affected",
+    "person",
 )
 
 _INTRO = {
@@ -159,12 +164,16 @@ def variables(notification: Notification) -> dict[str, str]:
     incident = notification.incident
     event = str(notification.event)
     by = incident.acknowledged_by
+    intro = _INTRO.get(event, "").format(by=f" by {by}" if by else "")
+    person = notification.person.display if notification.person is not None else ""
+    if person:
+        intro = _greet(person, intro)
     opened = incident.opened_at.strftime("%Y-%m-%d %H:%M UTC") if incident.opened_at else ""
     values = {
         "headline": "",
         "title": incident.title,
         "event": event,
-        "intro": _INTRO.get(event, "").format(by=f" by {by}" if by else ""),
+        "intro": intro,
         "severity": incident.severity,
         "status": incident.status,
         "check": incident.check,
@@ -183,8 +192,16 @@ def variables(notification: Notification) -> dict[str, str]:
         "affected": ", ".join(
             a["check"] + (f" ({a['site']})" if a.get("site") else "") for a in incident.affected
         ),
+        "person": person,
     }
     return values
+
+
+def _greet(person: str, intro: str) -> str:
+    """`intro` addressed to `person`: "Alice Moreau, this incident is still not acknowledged."."""
+    if not intro:  # a first page says nothing more than its title: say whom it is for
+        return f"{person}, you are paged for this incident."
+    return f"{person}, {intro[0].lower()}{intro[1:]}"
 
 
 def default_title(values: dict[str, str]) -> str:

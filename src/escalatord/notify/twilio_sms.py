@@ -7,7 +7,8 @@ Config keys (besides the common ones, see `NotifierConfig`):
     from                   the sending number in E.164 ("+15017122661") or an alphanumeric
                            sender ID; or instead
     messaging_service_sid  "MG…", to let a Messaging Service pick the sender
-    to                     the phone numbers to text, in E.164 (a list)
+    to                     the phone numbers to text, in E.164 (a list); a page to a person
+                           texts the number of their contact instead (`notification.to`)
     max_length             longest text sent (default 320: two SMS segments; at most 1600)
     api_url                default "https://api.twilio.com"
 
@@ -31,6 +32,7 @@ import httpx
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from escalatord.core.events import Notification
+from escalatord.errors import NotifyError
 from escalatord.notify.base import Notifier, NotifierConfig
 from escalatord.notify.http import HttpSender, Reply, check_url
 from escalatord.notify.templates import render
@@ -127,12 +129,22 @@ class TwilioSmsNotifier(Notifier):
 
     async def send(self, notification: Notification) -> None:
         """Text each number not yet texted for this notification; raise on the first failure."""
+        numbers = self.config.to
+        if notification.to is not None:
+            if not E164.match(notification.to):
+                # Twilio would refuse it (21211) on every retry: the contact must be fixed.
+                raise NotifyError(
+                    f"twilio_sms {self.name!r}: the contact's to {notification.to!r} is not an "
+                    'E.164 number; write it like "+15558675310"',
+                    retryable=False,
+                )
+            numbers = (notification.to,)
         text = render(notification, self.config.template).short(self.config.max_length)
         done = self._texted.setdefault(notification.key, set())
         self._texted.move_to_end(notification.key)
         while len(self._texted) > REMEMBER:
             self._texted.popitem(last=False)
-        for number in self.config.to:
+        for number in numbers:
             if number in done:
                 continue
             await self._text(number, text)

@@ -7,6 +7,9 @@ Config keys (besides the common ones, see `NotifierConfig`):
     secret            optional key: every request is signed with HMAC-SHA256 of its body
     signature_header  where the signature goes (default X-Escalatord-Signature)
 
+A page to a person goes to the same `url`: its payload names the person and carries the
+contact's `to` (`"person": {"name", "full_name"}, "to": "..."`), for the receiver to route.
+
 Every request carries `Content-Type: application/json`, `User-Agent: escalatord/<version>`
 and `Idempotency-Key: <notification key>`: delivery is at-least-once, so a receiver that
 sees the same key twice should drop the second copy. With `secret`, the signature header is
