@@ -67,6 +67,8 @@ class ContactConfig(Strict):
 
 
 class PersonConfig(Strict):
+    """[[person]]: the name schedules, teams, levels and `--as` use; contacts tried in order."""
+
     name: str = Field(min_length=1, pattern=NAME)
     full_name: str | None = None
     timezone: str | None = None  # where the person lives; shown with their handoff times
@@ -93,6 +95,8 @@ class PersonConfig(Strict):
 
 
 class TeamConfig(Strict):
+    """[[team]]: a level naming the team pages every member."""
+
     name: str = Field(min_length=1, pattern=NAME)
     members: tuple[str, ...]
 
@@ -136,6 +140,9 @@ class LayerConfig(Strict):
 
 
 class OverrideConfig(Strict):
+    """[[schedule.override]]: `person` is on call from `from` until `until`, local times in the
+    schedule's zone, above every layer."""
+
     person: str = Field(min_length=1)
     from_: LocalTime = Field(alias="from")
     until: LocalTime
@@ -150,6 +157,9 @@ class OverrideConfig(Strict):
 
 
 class ScheduleConfig(Strict):
+    """[[schedule]]: layers (a later one wins where it has someone) and overrides, all in
+    `timezone`; `rota()` is what core/oncall.py resolves."""
+
     name: str = Field(min_length=1, pattern=NAME)
     timezone: str
     layers: tuple[LayerConfig, ...] = Field(default=(), alias="layer")
