@@ -100,6 +100,9 @@ incidents = Table(
     Column("affected", JSON),
     # `snooze ID 1h`: acknowledged until then; re-triggered after it if still failing.
     Column("snoozed_until", UTCDateTime),
+    # When the escalation ladder started: NULL for opened_at; set when `ack_timeout`
+    # re-triggers an acknowledged incident and the ladder starts again from level 0.
+    Column("ladder_at", UTCDateTime),
 )
 Index("ix_incidents_due", incidents.c.status, incidents.c.next_step_at)
 

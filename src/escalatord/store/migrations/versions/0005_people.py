@@ -1,5 +1,5 @@
 """People (issue 13): who an outbox row pages and at which address, run-time rota overrides,
-and how long a snooze holds an incident acknowledged.
+how long a snooze holds an incident acknowledged, and when its ladder (re)started.
 
 Revision ID: 0005
 Revises: 0004
@@ -26,6 +26,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("address", sa.Text(), nullable=True))
     with op.batch_alter_table("incidents") as batch:
         batch.add_column(sa.Column("snoozed_until", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("ladder_at", sa.DateTime(), nullable=True))
     op.create_table(
         "schedule_overrides",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -49,6 +50,7 @@ def downgrade() -> None:
     op.drop_index("ix_schedule_overrides_schedule", table_name="schedule_overrides")
     op.drop_table("schedule_overrides")
     with op.batch_alter_table("incidents") as batch:
+        batch.drop_column("ladder_at")
         batch.drop_column("snoozed_until")
     with op.batch_alter_table("outbox") as batch:
         batch.drop_column("address")
