@@ -330,3 +330,29 @@ def test_a_config_without_people_keeps_the_notifier_message():
     assert problems(text)["policy[p].level[0].notify"] == (
         "unknown notifier 'x'; defined notifier names: none"
     )
+
+
+SLACK = """
+[[notifier]]
+name = "chat"
+type = "slack"
+url = "https://hooks.slack.example/services/T0/B0/x"
+{extra}
+
+[[person]]
+name = "alice"
+  [[person.contact]]
+  notifier = "chat"
+  to = "U0123ABCD"
+"""
+
+
+def test_a_slack_contact_needs_a_bot_token_and_loads_with_one(monkeypatch):
+    """A person's contact on a slack notifier without bot_token is refused with the fix; with
+    one it loads."""
+    monkeypatch.setitem(plugins.BUILTIN_NOTIFIERS, "slack", "escalatord.notify.slack:SlackNotifier")
+    found = problems(SLACK.format(extra=""))
+    assert "bot_token" in found["person[alice].contact[0].notifier"]
+    assert "chat:write" in found["person[alice].contact[0].notifier"]
+    config = load_text(toml(SLACK.format(extra='bot_token = "xoxb-1-2-3"')), env={})
+    assert config.person_by_name["alice"].contacts[0].to == "U0123ABCD"

@@ -114,6 +114,17 @@ def _contact(
                 f"{', '.join(ADDRESS_HINTS)}: {choice}",
             )
         ]
+    data = notifiers[name].data
+    if type_name == "slack" and not (data.get("bot_token") or data.get("bot_token_file")):
+        # An incoming webhook posts to its own channel only; a person needs chat.postMessage.
+        return [
+            (
+                f"{where}.notifier",
+                f"notifier {name!r} (slack) has no bot_token, and its incoming webhook posts to "
+                'one channel only: give it bot_token = "${SLACK_BOT_TOKEN}" (a bot token with '
+                "the chat:write scope) to page a person",
+            )
+        ]
     to = contact.get("to")
     if to is None or (isinstance(to, str) and not to.strip()):
         hint = ADDRESS_HINTS.get(type_name, 'the address this notifier sends to, e.g. to = "alice"')
