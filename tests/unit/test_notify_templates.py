@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from pydantic import ValidationError
 
-from escalatord.core.events import Event
+from escalatord.core.events import Event, Person
 from escalatord.notify.templates import TemplateConfig, render
 from tests.support.notifications import ACK_URL, sample
 
@@ -129,3 +131,34 @@ def test_root_cause_page_lists_the_checks_it_makes_unreachable() -> None:
     body = render(sample(affected=affected)).body
     assert "Affected:  unreachable because of this: office-pc-1 (boston), office-pc-2" in body
     assert "Affected" not in render(sample()).body
+
+
+def _to_alice(event: Event = Event.TRIGGERED, full_name: str | None = "Alice Moreau"):
+    person = Person("alice", full_name)
+    return dataclasses.replace(sample(event), person=person, to="alice@example.org")
+
+
+@pytest.mark.parametrize(
+    ("event", "intro"),
+    [
+        (Event.TRIGGERED, "Alice Moreau, you are paged for this incident."),
+        (Event.REMINDER, "Alice Moreau, this incident is still not acknowledged."),
+        (Event.RESOLVED, "Alice Moreau, the incident is resolved: no action is needed."),
+    ],
+)
+def test_message_to_a_person_greets_them(event, intro):
+    """A message to a person opens by naming them; its title is the channel's title."""
+    message = render(_to_alice(event))
+    assert message.fields["intro"] == intro and message.body.startswith(intro + "\n")
+    assert message.title == render(sample(event)).title
+
+
+def test_person_variable_and_channel_texts_unchanged():
+    """$person is the full name (else the name) in a message to a person and "" for a channel,
+    whose intro and body are what they were."""
+    template = TemplateConfig(title="For $person: $check")
+    assert render(_to_alice(), template).title == "For Alice Moreau: hl7-adt-feed"
+    assert render(_to_alice(full_name=None)).fields["person"] == "alice"
+    channel = render(sample())
+    assert channel.fields["person"] == "" and channel.fields["intro"] == ""
+    assert channel.body.startswith("no heartbeat for 15m\n")
