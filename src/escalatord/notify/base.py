@@ -19,7 +19,7 @@ from typing import ClassVar
 from pydantic import Field, PrivateAttr, field_validator
 
 from escalatord.core.durations import parse_duration
-from escalatord.core.events import Event, IncidentView, Notification, rfc3339
+from escalatord.core.events import Event, IncidentView, Notification, Person, rfc3339
 from escalatord.fields import Duration, Strict, positive_timeout
 from escalatord.notify.templates import TemplateConfig
 from escalatord.redaction import Redactor, model_secrets
@@ -32,6 +32,7 @@ __all__ = [
     "Notification",
     "Notifier",
     "NotifierConfig",
+    "Person",
     "rfc3339",
 ]
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\S+)\s*$")
