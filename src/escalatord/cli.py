@@ -1,4 +1,5 @@
-"""The command line. The only place that exits the process.
+"""The command line. The only place that exits the process, with commands/ (command groups in
+modules of their own, such as `oncall`, and commands/common.py, the helpers they all share).
 
 Exit codes: 0 success; 1 a runtime failure (unknown incident, store unreachable, no database
 at the configured path, delivery failed); 2 a rejected config or a usage error. `check NAME`
@@ -17,112 +18,37 @@ time, and a typo in a command name is answered at once.
 from __future__ import annotations
 
 import gc
-import getpass
 import json
-import os
 import sys
 import time
 import traceback
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from escalatord import __version__, loop, plugins
-from escalatord.errors import ConfigError, EscalatordError
+from escalatord import __version__, plugins
+from escalatord.commands.common import UNKNOWN, config_option
+from escalatord.commands.common import fail as _fail
+from escalatord.commands.common import load_config as _load
+from escalatord.commands.common import run_async as _run
+from escalatord.commands.common import unknown_name as _unknown
+from escalatord.commands.common import who as _who
+from escalatord.commands.common import with_store as _with_store
+from escalatord.commands.oncall import oncall
 
 if TYPE_CHECKING:
-    from escalatord.config.model import Config
     from escalatord.store.db import Store
-
-DEFAULT_CONFIG = "/etc/escalatord/escalatord.toml"
-SHOW_NAMES = 10  # an unknown-name error lists at most this many configured names
-UNKNOWN = 3  # a monitoring plugin's UNKNOWN: `check` exits with it for its own errors
-T = TypeVar("T")
-config_option = click.option(
-    "--config",
-    "config_path",
-    envvar="ESCALATORD_CONFIG",
-    default=DEFAULT_CONFIG,
-    show_default=True,
-    help="Main TOML file (or $ESCALATORD_CONFIG).",
-)
-
-
-def _load(path: str, code: int = 2) -> Config:
-    """The config at `path`, or exit `code` listing every problem."""
-    if not os.path.exists(path):
-        # The commonest first mistake (no --config, nothing at the default path): one line
-        # that says how to point at the file, not a one-item problem list.
-        _fail(
-            [
-                f"error: config file {path} does not exist; "
-                "give its path with --config PATH or $ESCALATORD_CONFIG"
-            ],
-            code,
-        )
-    from escalatord.config.loader import load
-
-    try:
-        return load(path)
-    except ConfigError as exc:
-        summary = f"config rejected: {len(exc.problems)} problem(s)"
-        first = f"{summary}, the first: {exc.problems[0]}" if exc.problems else summary
-        _fail([*map(str, exc.problems), summary], code, status=first)
-
-
-def _run(coro: Awaitable[T], code: int = 1) -> T:
-    try:
-        return loop.run(coro)
-    except EscalatordError as exc:
-        _fail([f"error: {exc}"], code)
-
-
-def _fail(lines: list[str], code: int, status: str | None = None) -> NoReturn:
-    """Print `lines` on stderr and exit `code`. For `check` (code UNKNOWN) a status line also
-    goes to stdout, `UNKNOWN: …` (the first line, or `status`): a monitoring plugin's first
-    line of stdout is all that NRPE and Nagios show."""
-    for line in lines:
-        click.echo(line, err=True)
-    if code == UNKNOWN:
-        click.echo(f"UNKNOWN: {status or lines[0].removeprefix('error: ')}")
-    sys.exit(code)
-
-
-def _who() -> str:
-    """Who is at the keyboard, for the timeline: the sudo caller, the login name, or the uid."""
-    try:
-        return os.environ.get("SUDO_USER") or getpass.getuser()
-    except (KeyError, OSError):
-        # A container user with no passwd entry and no $USER: getuser() raises.
-        return f"uid {os.getuid()}"
-
-
-def _unknown(kind: str, name: str, known: list[str], where: str, code: int = 1) -> NoReturn:
-    """Exit `code` saying `name` is not configured, and which names are."""
-    shown = ", ".join(sorted(known)[:SHOW_NAMES]) or "none"
-    if len(known) > SHOW_NAMES:
-        shown += f" and {len(known) - SHOW_NAMES} more"
-    _fail([f"error: no {kind} named {name!r} in {where} (configured: {shown})"], code)
-
-
-async def _with_store(config: Config, work: Callable[[Store], Awaitable[T]]) -> T:
-    from escalatord.store.db import Store
-
-    # create=False: a wrong path must be reported, not answered from a new empty database.
-    store = Store(config.daemon.database, create=False)
-    await store.open()
-    try:
-        return await work(store)
-    finally:
-        await store.close()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="escalatord")
 def main() -> None:
     """escalatord: watch the estate, open incidents, page people until someone acknowledges."""
+
+
+main.add_command(oncall)  # the group lives in commands/oncall.py: cli.py is kept short
 
 
 @main.command()
