@@ -115,9 +115,14 @@ async def _confirm(store: IncidentStore, claim: AckClaim, token: str) -> HTMLRes
         + "<p>Acknowledging stops the escalation: nobody else is paged for this incident, "
         "and everyone paged so far is told who took it.</p>"
         f'<form method="post" action="{_e(token)}">'
-        '<p><label for="name">Your name (optional)</label><br>'
-        f'<input id="name" name="name" maxlength="{NAME_LIMIT}" autocomplete="name"></p>'
-        "<p><button type=submit>Acknowledge</button></p></form>"
+        # A person's link acknowledges as that person: there is no name to ask for.
+        + (
+            '<p><label for="name">Your name (optional)</label><br>'
+            f'<input id="name" name="name" maxlength="{NAME_LIMIT}" autocomplete="name"></p>'
+            if link.person is None
+            else ""
+        )
+        + "<p><button type=submit>Acknowledge</button></p></form>"
     )
     return _page("Acknowledge incident", body, 200)
 

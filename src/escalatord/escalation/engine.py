@@ -25,6 +25,7 @@ from escalatord.core import planning, rules
 from escalatord.core.alerts import AlertOutcome, ExternalAlert
 from escalatord.core.state import CheckState, Transition
 from escalatord.core.status import Status
+from escalatord.escalation.recipients import ConfigResolver
 from escalatord.incidents import alerts, rootcause, service
 from escalatord.store import states as state_store
 from escalatord.store.db import Store
@@ -61,12 +62,16 @@ class Engine:
         self.config = config
         self.wake = wake
         self.clock = clock or (lambda: datetime.now(UTC))
+        # Who a level pages is resolved when it fires, from the config of that moment (a
+        # reload included) and the stored rota overrides; the dispatcher is handed it too.
+        self.resolver = ConfigResolver(lambda: self.config)
         self._changes: GroupCommit[_Change, int | None] = GroupCommit(
             store, self._apply_change, after=self._fire_after_changes, name="engine-transitions"
         )
 
     def update_config(self, config: Config) -> None:
-        """Rules and policies for incidents opened from now on; running ones keep their copy."""
+        """Rules and policies for incidents opened from now on; running ones keep their copy.
+        Persons, teams and schedules are read anew by every level that fires from now on."""
         self.config = config
 
     async def on_transition(
@@ -134,7 +139,7 @@ class Engine:
         # Once per transaction, after every change in it: a level-0 page of each new incident
         # is enqueued now, not at the next tick.
         now = max(change.now for change in changes)
-        await service.fire_due_steps(conn, now, lock=self.store.for_update)
+        await service.fire_due_steps(conn, now, lock=self.store.for_update, resolver=self.resolver)
 
     def _sites(self, names: Sequence[str]) -> dict[str, str]:
         by_name = self.config.check_by_name
@@ -183,7 +188,9 @@ class Engine:
         async with self.store.write() as conn:
             for alert in alerts:
                 outcomes.append(await self._apply_alert(conn, alert, now))
-            await service.fire_due_steps(conn, now, lock=self.store.for_update)
+            await service.fire_due_steps(
+                conn, now, lock=self.store.for_update, resolver=self.resolver
+            )
         for alert, done in zip(alerts, outcomes, strict=True):
             log.info(
                 "alert",
@@ -238,7 +245,9 @@ class Engine:
     async def tick(self) -> int:
         """Fire every escalation step that is due; returns outbox rows enqueued."""
         async with self.store.write() as conn:
-            enqueued = await service.fire_due_steps(conn, self.clock(), lock=self.store.for_update)
+            enqueued = await service.fire_due_steps(
+                conn, self.clock(), lock=self.store.for_update, resolver=self.resolver
+            )
         if enqueued:
             self.wake()
         return enqueued

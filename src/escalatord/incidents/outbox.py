@@ -1,131 +1,116 @@
-"""An incident's notifications as outbox rows: the escalation steps that fall due, pages and
-notices enqueued once each, and which notifiers were paged.
+"""An incident's notifications as outbox rows: pages and notices enqueued once each, and who
+was paged (the escalation steps that make pages are in ladder.py).
 
 Rows are only written here; the dispatcher (notify/dispatcher.py) delivers them. Each row's
-key "<incident>:<tag>:<event>:<notifier>" makes a repeat impossible.
+key makes a repeat impossible:
+
+    <incident>:<tag>:<event>:<notifier>                 a channel
+    <incident>:<tag>:<event>:<notifier>@<person>#<n>    a person's contact number n (from 0)
+
+`tag` is the step index of a page, or the event of a notice. Names cannot hold "@", "#" or
+">" (config's NAME pattern), so a key is unique per person and contact, and a fallback's key,
+the failed page's key + ">" + the fallback, keeps its "<incident>:<tag>:" prefix
+(incidents/pages.py reads it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from escalatord.core import planning
 from escalatord.core.events import Event
-from escalatord.core.lifecycle import IncidentStatus
+from escalatord.core.recipients import Recipients
 from escalatord.incidents.rows import view
-from escalatord.store.tables import incidents, outbox, timeline
+from escalatord.store.tables import outbox
 
 PAGE_EVENTS = tuple(e.value for e in Event if e.is_page)
 
 
-async def fire_due_steps(
-    conn: AsyncConnection,
-    now: datetime,
-    *,
-    lock: Any = None,
-    limit: int = 500,
-) -> int:
-    """Turn every escalation step due by `now` into outbox rows; returns rows enqueued.
+@dataclass(frozen=True)
+class Target:
+    """Where one outbox row goes: a notifier (a channel), or a person at one contact
+    (`person`, `address` = the contact's `to`, `after` = when, since the person was paged).
+    `label` is the key's last part."""
 
-    `lock` wraps the select (FOR UPDATE SKIP LOCKED on PostgreSQL, so several nodes never
-    fire one step twice). The step index is stored with the rows in one transaction, so a
-    restart fires each step once and never repeats an earlier one.
-    """
-    stmt = (
-        select(incidents)
-        .where(
-            and_(
-                incidents.c.status == IncidentStatus.TRIGGERED.value,
-                incidents.c.next_step_at.is_not(None),
-                incidents.c.next_step_at <= now,
-            )
-        )
-        .order_by(incidents.c.next_step_at)
-        .limit(limit)
-    )
-    if lock is not None:
-        stmt = lock(stmt)
-    # Written in bulk: one SELECT of the keys, then one INSERT per table and one UPDATE for
-    # all due incidents, instead of four statements per incident: a storm fires many at once
-    # (bench/RESULTS.md, "Issue 6: pages leave fast").
-    pages: list[dict[str, Any]] = []
-    entries: list[dict[str, Any]] = []
-    moves: list[dict[str, Any]] = []
-    for row in (await conn.execute(stmt)).all():
-        steps, next_index, next_at = planning.due(row.policy, row.opened_at, row.next_step, now)
-        payload = _payload(row) if steps else {}
-        for step in steps:
-            for name in dict.fromkeys(step.notify):
-                pages.append(
-                    _page(row.id, f"{step.index}", step.event, step.level, name, payload, now)
+    notifier: str
+    label: str
+    person: str | None = None
+    full_name: str | None = None
+    address: str | None = None
+    after: timedelta = timedelta(0)
+
+
+def channel(name: str) -> Target:
+    return Target(name, name)
+
+
+def targets(found: Recipients) -> list[Target]:
+    """The rows a resolved level becomes: one per channel, then one per contact of each
+    person, in order."""
+    rows = [channel(name) for name in found.channels]
+    for person in found.persons:
+        for number, contact in enumerate(person.contacts):
+            label = f"{contact.notifier}@{person.name}#{number}"
+            rows.append(
+                Target(
+                    contact.notifier,
+                    label,
+                    person.name,
+                    person.full_name,
+                    contact.to,
+                    contact.after,
                 )
-            entries.append(
-                {
-                    "incident_id": row.id,
-                    "at": now,
-                    "kind": "paged",
-                    "actor": "escalatord",
-                    "message": (
-                        f"level {step.level} ({step.event}): notified {', '.join(step.notify)}"
-                    ),
-                    "data": {
-                        "step": step.index,
-                        "cycle": step.cycle,
-                        "due_at": step.due_at.isoformat(),
-                    },
-                }
             )
-        moves.append({"b_id": row.id, "b_next_step": next_index, "b_next_at": next_at})
-    enqueued = await _insert_pages(conn, pages)
-    if entries:
-        await conn.execute(insert(timeline), entries)
-    if moves:
-        await conn.execute(
-            update(incidents)
-            .where(incidents.c.id == bindparam("b_id"))
-            .values(next_step=bindparam("b_next_step"), next_step_at=bindparam("b_next_at")),
-            moves,
-        )
-    return enqueued
+    return rows
 
 
-def _payload(row: Any) -> dict[str, Any]:
-    payload = view(row).to_json()
-    payload["status"] = row.status
-    payload["acknowledged_by"] = row.acknowledged_by or ""
-    return payload
+def payload(row: Any) -> dict[str, Any]:
+    """The stored view of an incident row that a notification carries."""
+    data = view(row).to_json()
+    data["status"] = row.status
+    data["acknowledged_by"] = row.acknowledged_by or ""
+    return data
 
 
-def _page(
+def page_row(
     incident_id: int,
     tag: str,
     event: Event,
     level: int,
-    notifier: str,
-    payload: dict[str, Any],
+    target: Target,
+    data: dict[str, Any],
     now: datetime,
 ) -> dict[str, Any]:
-    """One outbox row; its key "<incident>:<tag>:<event>:<notifier>" makes a repeat impossible."""
+    """One outbox row for `target` (key: module docstring)."""
+    # A later contact is a row due at its time, written with the first: `kill -9` in between
+    # neither loses it nor sends it twice. It counts as created then: its ack link's ttl and
+    # its notifier's max_age run from when it goes out.
+    due = now + target.after
+    if target.person is not None:
+        # Who the page is for, as the config said at the time: the dispatcher greets them.
+        data = {**data, "person": {"name": target.person, "full_name": target.full_name}}
     return {
-        "key": f"{incident_id}:{tag}:{event}:{notifier}",
+        "key": f"{incident_id}:{tag}:{event}:{target.label}",
         "incident_id": incident_id,
-        "notifier": notifier,
+        "notifier": target.notifier,
+        "person": target.person,
+        "address": target.address,
         "event": str(event),
         "level": level,
-        "payload": payload,
+        "payload": data,
         "status": "pending",
         "attempts": 0,
-        "created_at": now,
-        "next_attempt_at": now,
+        "created_at": due,
+        "next_attempt_at": due,
     }
 
 
-async def _insert_pages(conn: AsyncConnection, pages: list[dict[str, Any]]) -> int:
+async def insert_pages(conn: AsyncConnection, pages: list[dict[str, Any]]) -> int:
     """Insert the outbox rows whose key is not there yet, in order; returns how many."""
     if not pages:
         return 0
@@ -147,33 +132,58 @@ async def enqueue(
     row: Any,
     event: Event,
     level: int,
-    notifiers: Iterable[str],
+    to: Iterable[str | Target],
     now: datetime,
     *,
     tag: str,
 ) -> int:
-    """Insert one outbox row per notifier; the idempotency key makes a repeat impossible."""
-    payload = _payload(row)
+    """Insert one outbox row per target (a notifier's name is a channel); the idempotency key
+    makes a repeat impossible."""
+    data = payload(row)
+    seen = {(t if isinstance(t, Target) else channel(t)).label: t for t in to}
     pages = [
-        _page(row.id, tag, event, level, name, payload, now) for name in dict.fromkeys(notifiers)
+        page_row(row.id, tag, event, level, t if isinstance(t, Target) else channel(t), data, now)
+        for t in seen.values()
     ]
-    return await _insert_pages(conn, pages)
+    return await insert_pages(conn, pages)
 
 
-async def paged_notifiers(conn: AsyncConnection, incident_id: int) -> list[str]:
-    """Notifiers that received (or are still trying to deliver) a page for the incident, in
-    first-paged order. A notifier whose page failed for good never reached anyone: it is not
-    told about the ack or the resolution (its fallback, which did page someone, is)."""
+async def paged_targets(conn: AsyncConnection, incident_id: int) -> list[Target]:
+    """Everyone who received (or is being sent) a page for the incident, in first-paged
+    order: a notifier whose page was delivered or is still being tried, and each paged person
+    at the contacts their page went out to (delivered, attempted, or being sent now) — not at
+    later contacts never used. A page that failed for good reached nobody: it is not told
+    about the ack or the resolution (its fallback, which did page someone, is)."""
+    went_out = or_(outbox.c.attempts > 0, outbox.c.claimed_by.is_not(None))
     rows = await conn.execute(
-        select(outbox.c.notifier, func.min(outbox.c.id).label("first"))
+        select(outbox.c.key, outbox.c.notifier, outbox.c.person, outbox.c.address, outbox.c.payload)
         .where(
             and_(
                 outbox.c.incident_id == incident_id,
                 outbox.c.event.in_(PAGE_EVENTS),
-                outbox.c.status.in_(("pending", "delivered")),
+                or_(
+                    outbox.c.status == "delivered",
+                    and_(
+                        outbox.c.status == "pending",
+                        or_(outbox.c.person.is_(None), went_out),
+                    ),
+                ),
             )
         )
-        .group_by(outbox.c.notifier)
-        .order_by("first")
+        .order_by(outbox.c.id)
     )
-    return [r.notifier for r in rows]
+    found: dict[str, Target] = {}
+    for r in rows:
+        if r.person is None:
+            found.setdefault(r.notifier, channel(r.notifier))
+            continue
+        # The key's last part ("mail@alice#0"): after "<incident>:<tag>:<event>:".
+        label = r.key.split(":", 3)[3]
+        full_name = ((r.payload or {}).get("person") or {}).get("full_name")
+        found.setdefault(label, Target(r.notifier, label, r.person, full_name, r.address))
+    return list(found.values())
+
+
+def names(to: Sequence[Target]) -> list[str]:
+    """Who the targets are, once each: the notifier of a channel, a person's name."""
+    return list(dict.fromkeys(t.person or t.notifier for t in to))

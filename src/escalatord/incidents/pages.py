@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from escalatord.core import planning
 from escalatord.core.lifecycle import IncidentStatus
 from escalatord.errors import InvalidTransition, NotFound
-from escalatord.incidents.outbox import enqueue
+from escalatord.incidents.ladder import Resolver, page_now
 from escalatord.incidents.rows import get
 from escalatord.incidents.timeline import add_timeline
 from escalatord.incidents.transitions import acknowledge
@@ -28,11 +28,14 @@ from escalatord.store.tables import ack_tokens, incidents, outbox
 
 @dataclass(frozen=True)
 class AckLink:
-    """What an ack link points at: the incident, who it was sent to, and its use, if any."""
+    """What an ack link points at: the incident, who it was sent to (the person of a page to
+    a person, else the notifier), and its use, if any."""
 
     incident: Any
     recipient: str
     used: Any | None  # the ack_tokens row once the link was used
+    person: str | None = None  # set when the page was to a person: the link is theirs
+    notifier: str = ""
 
 
 async def ack_link(
@@ -42,13 +45,21 @@ async def ack_link(
     incident = await get(conn, incident_id)
     page = (
         await conn.execute(
-            select(outbox.c.notifier, outbox.c.incident_id).where(outbox.c.id == outbox_id)
+            select(outbox.c.notifier, outbox.c.person, outbox.c.incident_id).where(
+                outbox.c.id == outbox_id
+            )
         )
     ).first()
     if page is None or page.incident_id != incident_id:
         raise NotFound(f"no page {outbox_id} for incident {incident_id}")
     used = (await conn.execute(select(ack_tokens).where(ack_tokens.c.token_id == token_id))).first()
-    return AckLink(incident=incident, recipient=page.notifier, used=used)
+    return AckLink(
+        incident=incident,
+        recipient=page.person or page.notifier,
+        used=used,
+        person=page.person,
+        notifier=page.notifier,
+    )
 
 
 async def acknowledge_by_link(
@@ -61,8 +72,10 @@ async def acknowledge_by_link(
     name: str = "",
 ) -> Any:
     """Acknowledge from an ack link: the link is marked used and the incident acknowledged, in
-    one transaction. InvalidTransition when the link was used or the incident is no longer
-    triggered; then nothing changes (the caller's transaction is rolled back)."""
+    one transaction. A person's link acknowledges as that person (`acknowledged_by` is their
+    name); a channel's as `name` typed on the page, with the channel it came in.
+    InvalidTransition when the link was used or the incident is no longer triggered; then
+    nothing changes (the caller's transaction is rolled back)."""
     # Lock the incident first (as every change does): two clicks on one link on PostgreSQL
     # then queue, and the second sees the link used instead of failing on the insert.
     await get(conn, incident_id, lock=True)
@@ -72,7 +85,12 @@ async def acknowledge_by_link(
             f"this link was already used by {link.used.used_by} at "
             f"{link.used.used_at:%Y-%m-%d %H:%M:%S} UTC"
         )
-    by = f"{name} ({link.recipient})" if name else link.recipient
+    if link.person is not None:
+        by = link.person
+        how = f"from the ack link sent to {link.person} ({link.notifier})"
+    else:
+        by = f"{name} ({link.recipient})" if name else link.recipient
+        how = f"from the ack link sent to {link.recipient}"
     await conn.execute(
         insert(ack_tokens).values(
             token_id=token_id,
@@ -82,9 +100,7 @@ async def acknowledge_by_link(
             used_by=by,
         )
     )
-    return await acknowledge(
-        conn, incident_id, by=by, now=now, how=f"from the ack link sent to {link.recipient}"
-    )
+    return await acknowledge(conn, incident_id, by=by, now=now, how=how)
 
 
 # ---- pages that reach nobody ---------------------------------------------------------------
@@ -92,17 +108,25 @@ async def acknowledge_by_link(
 
 def step_prefix(key: str) -> str:
     """The part of an outbox key shared by every page of one escalation step (fallbacks too):
-    keys are "<incident>:<step>:<event>:<notifier>[>fallback...]"."""
+    keys are "<incident>:<step>:<event>:<notifier>[@<person>#<n>][>fallback...]"."""
     incident, step, *_ = key.split(":", 2)
     return f"{incident}:{step}:"
 
 
 async def nobody_reached(
-    conn: AsyncConnection, incident_id: int, key: str, *, now: datetime, error: str
+    conn: AsyncConnection,
+    incident_id: int,
+    key: str,
+    *,
+    now: datetime,
+    error: str,
+    resolver: Resolver | None = None,
 ) -> bool:
     """A page (`key`) has failed for good and has no fallback left. If no other page of its
-    step was delivered or is still being tried, nobody was reached: the next step of the
-    policy is paged now instead of at its time. Returns True when that happened.
+    step was delivered or is still being tried (a person's later contact still to come
+    counts), nobody was reached: the next step of the policy is paged now instead of at its
+    time, its names resolved by `resolver` (default: all notifiers). Returns True when that
+    happened.
 
     The incident row is locked first, so two last pages failing together on PostgreSQL cannot
     each see the other as still pending: the second waits and then sees the first failed.
@@ -161,22 +185,6 @@ async def nobody_reached(
         f"this page reached nobody ({error}): escalating to the next level now",
         data={"key": key, "was_due": step.due_at.isoformat()},
     )
-    await enqueue(conn, row, step.event, step.level, step.notify, now, tag=str(step.index))
-    await add_timeline(
-        conn,
-        incident_id,
-        now,
-        "paged",
-        f"level {step.level} ({step.event}): notified {', '.join(step.notify)}",
-        data={"step": step.index, "cycle": step.cycle, "due_at": step.due_at.isoformat()},
-    )
     following = steps[row.next_step + 1] if row.next_step + 1 < len(steps) else None
-    await conn.execute(
-        update(incidents)
-        .where(incidents.c.id == incident_id)
-        .values(
-            next_step=row.next_step + 1,
-            next_step_at=following.due_at if following else None,
-        )
-    )
+    await page_now(conn, row, step, following, now, resolver)
     return True

@@ -37,6 +37,7 @@ def view(row: Any, base_url: str = "") -> IncidentView:
         opened_at=row.opened_at,
         ack_url=None,
         affected=tuple(row.affected or ()),
+        acknowledged_by=row.acknowledged_by or "",
     )
 
 

@@ -10,14 +10,15 @@ daemon, the CLI, incidents/views.py and the tests import from (as `service.<name
 - rows.py: reading incident rows, and the view of one that notifications carry;
 - timeline.py: the timeline entries every change leaves;
 - opening.py: opening an incident per dedup key, and changes noted on an open one;
-- outbox.py: escalation steps that fall due, and the outbox rows of pages and notices;
+- ladder.py: escalation steps that fall due, resolved to whom they page;
+- outbox.py: the outbox rows of pages and notices;
 - transitions.py: acknowledge, resolve and close.
 """
 
 from __future__ import annotations
 
+from escalatord.incidents.ladder import fire_due_steps
 from escalatord.incidents.opening import note_change, open_incident
-from escalatord.incidents.outbox import fire_due_steps
 from escalatord.incidents.rows import get, list_incidents, view
 from escalatord.incidents.timeline import get_timeline
 from escalatord.incidents.transitions import acknowledge, close, resolve, resolve_key

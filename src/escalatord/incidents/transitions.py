@@ -1,6 +1,7 @@
 """Acknowledge, resolve and close: the lifecycle's transitions (lifecycle.py) applied to a
 stored incident. Each one stops the escalation, mutes pages not yet sent, leaves a timeline
-entry and tells every notifier that was paged."""
+entry and tells everyone who was paged: each notifier, and each person at the contacts their
+page went out to (outbox.py `paged_targets`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from escalatord.core.events import Event
 from escalatord.core.lifecycle import IncidentStatus, after
 from escalatord.errors import InvalidTransition
-from escalatord.incidents.outbox import PAGE_EVENTS, enqueue, paged_notifiers
+from escalatord.incidents.outbox import PAGE_EVENTS, enqueue, paged_targets
 from escalatord.incidents.rows import find_open, get
 from escalatord.incidents.timeline import add_timeline
 from escalatord.store.tables import incidents, outbox
@@ -58,7 +59,7 @@ async def _change(
     )
     # Who was paged is read before unsent pages are muted: a page in flight may still arrive,
     # and telling one person too many that it is handled beats leaving one paged in the dark.
-    notify = await paged_notifiers(conn, incident_id)
+    notify = await paged_targets(conn, incident_id)
     await _finish_paging(conn, incident_id, now)
     await add_timeline(conn, incident_id, now, action_kind(action), message, actor=by)
     level = (

@@ -1,5 +1,7 @@
-"""Sending one claimed row: muting a page that is no longer needed, the notifier's gate,
-the ack link, and retries with backoff (the "for each row" list in notify/dispatcher.py)."""
+"""Sending one claimed row: muting a page that is no longer needed (a person's later contact
+once the incident is acknowledged, too), the notifier's gate, the ack link, the person and
+address of a page to a person, and retries with backoff (the "for each row" list in
+notify/dispatcher.py)."""
 
 from __future__ import annotations
 
@@ -14,13 +16,13 @@ from typing import Any
 import structlog
 from sqlalchemy import update
 
-from escalatord.core.events import Event, IncidentView, Notification
+from escalatord.core.events import Event, IncidentView, Notification, Person
 from escalatord.core.gate import Gate
 from escalatord.errors import NotifyError
 from escalatord.incidents.timeline import add_timeline
 from escalatord.notify.base import Notifier
 from escalatord.notify.links import AckLinks
-from escalatord.notify.outcomes import Outcomes
+from escalatord.notify.outcomes import Outcomes, recipient
 from escalatord.store.db import Store
 from escalatord.store.tables import outbox
 
@@ -124,7 +126,19 @@ class Delivery(Outcomes):
                 log.exception("ack_link_failed", incident=row.incident_id)
             else:
                 incident = dataclasses.replace(incident, ack_url=url)
-        return Notification(event=event, level=row.level, incident=incident, key=row.key)
+        person = None
+        name = getattr(row, "person", None)
+        if name is not None:  # a page or notice to a person, at one of their contacts
+            info = (row.payload or {}).get("person") or {}
+            person = Person(name, info.get("full_name"))
+        return Notification(
+            event=event,
+            level=row.level,
+            incident=incident,
+            key=row.key,
+            person=person,
+            to=row.address if person is not None else None,
+        )
 
     @staticmethod
     def _still_triggered(row: Any) -> bool:
@@ -190,7 +204,7 @@ class Delivery(Outcomes):
                     row.incident_id,
                     now,
                     "retry",
-                    f"{row.event} to {row.notifier} failed (attempt {attempts}): "
+                    f"{row.event} to {recipient(row)} failed (attempt {attempts}): "
                     f"{error}; retrying in {delay:.1f}s",
                     data={"outbox": row.id},
                 )

@@ -36,6 +36,7 @@ from sqlalchemy import and_, insert, select, update
 
 from escalatord.core.events import Event, IncidentView
 from escalatord.core.gate import Gate
+from escalatord.incidents.ladder import Resolver
 from escalatord.notify.base import Notifier
 from escalatord.notify.delivery import Delivery
 from escalatord.notify.links import AckLinks
@@ -54,6 +55,7 @@ class Dispatcher(Delivery):
     """Sends what the outbox holds. `wake()` after enqueueing to skip the poll delay.
 
     `links` makes the ack links in pages; without it pages carry none (`ack_url` null).
+    `resolver` resolves a level's names when a page reached nobody (incidents/ladder.py).
     Counters for metrics: `sent`, `failed`, `fallbacks`, `unreached`, `deferred`, and
     `outcomes[(notifier, outcome)]`.
     """
@@ -67,8 +69,12 @@ class Dispatcher(Delivery):
         clock: Callable[[], datetime] | None = None,
         links: AckLinks | None = None,
         owner: str | None = None,
+        resolver: Resolver | None = None,
     ):
         self.store = store
+        # Resolves the names of the level paged when a page reached nobody (the engine's,
+        # from the current config); without it every name is taken for a notifier.
+        self.resolver = resolver
         self.owner = owner  # written into the claims (`claimed_by`) of this run
         self.notifiers = dict(notifiers)
         self.poll = poll

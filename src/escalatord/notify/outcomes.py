@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy import insert, select, update
 
 from escalatord.core.events import Event
+from escalatord.incidents.ladder import Resolver
 from escalatord.incidents.pages import nobody_reached
 from escalatord.incidents.timeline import add_timeline
 from escalatord.notify.base import Notifier
@@ -23,6 +24,13 @@ from escalatord.store.tables import incidents, outbox
 log = structlog.get_logger("escalatord.dispatcher")
 
 MAX_FALLBACK_DEPTH = 8  # config forbids fallback cycles; this bounds a chain regardless
+
+
+def recipient(row: Any) -> str:
+    """Who a row went to, as the timeline says it: "alice (mail)" for a person, else the
+    notifier."""
+    person = getattr(row, "person", None)
+    return f"{person} ({row.notifier})" if person else row.notifier
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,7 @@ class Outcomes:
     whose `__init__` sets the state below."""
 
     notifiers: dict[str, Notifier]
+    resolver: Resolver | None  # resolves the next level's names when nobody was reached
     clock: Callable[[], datetime]
     sent: int
     failed: int
@@ -110,9 +119,9 @@ class Outcomes:
         )
         if outcome.record and row.incident_id is not None:
             if status == "delivered":
-                message = f"{row.event} delivered to {row.notifier}"
+                message = f"{row.event} delivered to {recipient(row)}"
             else:
-                message = f"{row.event} to {row.notifier} {status}: {error}"
+                message = f"{row.event} to {recipient(row)} {status}: {error}"
             await add_timeline(
                 conn,
                 row.incident_id,
@@ -125,7 +134,12 @@ class Outcomes:
             fallback = await self._fall_back(conn, row, now)
             if fallback is None:
                 escalated = await nobody_reached(
-                    conn, row.incident_id, row.key, now=now, error=error or "failed"
+                    conn,
+                    row.incident_id,
+                    row.key,
+                    now=now,
+                    error=error or "failed",
+                    resolver=self.resolver,
                 )
         return fallback, escalated
 
@@ -158,7 +172,7 @@ class Outcomes:
             row.incident_id,
             now,
             "fallback",
-            f"{row.event} to {row.notifier} could not be delivered: sending it to {target}",
+            f"{row.event} to {recipient(row)} could not be delivered: sending it to {target}",
             data={"outbox": row.id, "fallback": target},
         )
         return target
