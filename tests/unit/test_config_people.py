@@ -350,7 +350,8 @@ name = "alice"
 def test_a_slack_contact_needs_a_bot_token_and_loads_with_one(monkeypatch):
     """A person's contact on a slack notifier without bot_token is refused with the fix; with
     one it loads."""
-    monkeypatch.setitem(plugins.BUILTIN_NOTIFIERS, "slack", "escalatord.notify.slack:SlackNotifier")
+    slack = "escalatord.notify.slack:SlackNotifier"
+    monkeypatch.setitem(plugins.BUILTIN_NOTIFIERS, "slack", slack)
     found = problems(SLACK.format(extra=""))
     assert "bot_token" in found["person[alice].contact[0].notifier"]
     assert "chat:write" in found["person[alice].contact[0].notifier"]
