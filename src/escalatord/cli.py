@@ -203,6 +203,8 @@ def incidents(config_path: str, include_all: bool, site: str | None, as_json: bo
             f"{r.id:>5}  {r.status:<12}  {r.severity:<8}  {opened:<19}  {where:<10}  {r.title}"
             + (f" — {r.summary}" if r.summary else "")
         )
+        if r.acknowledged_by:
+            click.echo(f"{'':>5}  {'':<12}  acknowledged by {r.acknowledged_by}")
         for a in r.affected or ():
             click.echo(
                 f"{'':>5}  {'':<12}  {'':<8}  {'':<19}  {a.get('site') or '-':<10}"
@@ -226,10 +228,24 @@ def _change(
 @config_option
 @click.argument("incident_id", type=int)
 @click.option("--by", default=None, help="Who acknowledges (default: your user name).")
-def ack(config_path: str, incident_id: int, by: str | None) -> None:
+@click.option(
+    "--as",
+    "person",
+    default=None,
+    metavar="PERSON",
+    help="Acknowledge as this [[person]] of the config (recorded as acknowledged_by).",
+)
+def ack(config_path: str, incident_id: int, by: str | None, person: str | None) -> None:
     """Acknowledge an incident: escalation stops, everyone paged is told."""
     from escalatord.incidents import service
 
+    if person is not None:
+        if by is not None:
+            _fail(["error: give --as PERSON or --by NAME, not both"], 2)
+        known = _load(config_path).person_by_name
+        if person not in known:
+            _unknown("person", person, list(known), config_path, 2)
+        by = person
     row = _change(config_path, service.acknowledge, incident_id, by=by or _who())
     click.echo(f"incident {row.id} acknowledged by {row.acknowledged_by}")
 
