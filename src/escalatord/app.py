@@ -24,6 +24,8 @@ from escalatord.api import ack, ingest, listings
 from escalatord.api.app import ApiServices, HealthSources, MetricSources
 from escalatord.api.app import build as build_api
 from escalatord.api.connections import ConnectionGuard, warn_if_few_files
+from escalatord.calendar.handoffs import Recipient, Rota
+from escalatord.calendar.jobs import Calendar, Plan
 from escalatord.checks.base import Check, CheckConfig, CheckContext
 from escalatord.checks.ping.icmp_mode import mode_of, pings
 from escalatord.config.model import Config
@@ -135,6 +137,9 @@ class App:
         # starts fast (bench/RESULTS.md, "Daemon under load: `checks.py`", finding 4).
         self.monitor.scheduler.set_checks(config.checks)
         self.monitor.scheduler.start()
+        # Retention and handoff notices: APScheduler jobs in this loop (calendar/jobs.py).
+        self.calendar = Calendar(self.store, calendar_plan(config), wake=self.dispatcher.wake)
+        self.calendar.start()
         # SNMP traps: received once the monitor runs; snmp_trap checks without them never change.
         if self.traps is not None:
             await self.traps.start(self.monitor)
@@ -262,6 +267,7 @@ class App:
         if self.probes is not None:  # before any run of a new or changed check is sent
             self.probes.configure(_probed(checks))
         self._reload_traps(old, new)
+        self.calendar.configure(calendar_plan(new))
         # Replaced checks restart on their (possibly new) interval; unchanged ones keep theirs.
         for check in dropped_checks:
             self.monitor.scheduler.remove(check.name)
@@ -295,6 +301,7 @@ class App:
         cut = await self.monitor.scheduler.shutdown(grace)
         if cut:
             log.warning("checks_cut_short", count=cut)
+        await self.calendar.stop(grace)  # before the dispatcher drains: notices go out now
         await self.dispatcher.drain(grace)  # a send cut short is sent again after restart
         if self._server is not None:
             self._server.should_exit = True
@@ -330,6 +337,19 @@ def settle_heap(*, collect: bool = True) -> None:
         gc.collect()
     gc.freeze()
     gc.enable()
+
+
+def calendar_plan(config: Config) -> Plan:
+    """The calendar's jobs from `config`: the retention, and each schedule with
+    `handoff_notice = true` with the first contact of every person (overrides at run time may
+    name anyone, not only the schedule's members)."""
+    recipients = {
+        p.name: Recipient(p.name, p.full_name, p.contacts[0].notifier, p.contacts[0].to)
+        for p in config.persons
+        if p.contacts
+    }
+    rotas = tuple(Rota(s.rota(), recipients) for s in config.schedules if s.handoff_notice)
+    return Plan(retention=config.daemon.retention, rotas=rotas)
 
 
 def _probed(checks: dict[str, Check]) -> list[CheckConfig]:

@@ -37,6 +37,8 @@ MAX_PROBE_WORKERS = 64
 # (the systemd unit's LimitNOFILE=65536).
 MAX_CONNECTIONS = 10_000
 HEADER_TIMEOUT_RANGE = (timedelta(seconds=1), timedelta(minutes=5))
+# Shorter would delete the record of an incident while people may still ask about it.
+RETENTION_MIN = timedelta(days=1)
 
 
 class DaemonConfig(Strict):
@@ -59,6 +61,9 @@ class DaemonConfig(Strict):
     # slowest waiting one makes room for a newcomer, else the newcomer is answered 503.
     header_timeout: Duration = timedelta(seconds=10)
     max_connections: int = 1024
+    # How long finished notifications and the history of ended incidents are kept: a nightly
+    # job (calendar/retention.py) deletes what is older. Open incidents and pending sends never.
+    retention: Duration = timedelta(days=400)
 
     @field_validator("header_timeout")
     @classmethod
@@ -79,6 +84,17 @@ class DaemonConfig(Strict):
             raise ValueError(
                 f"max_connections must be 1 to {MAX_CONNECTIONS}, got {value}; the default, "
                 "1024, is far more than Alertmanager, heartbeats and dashboards need at once"
+            )
+        return value
+
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, value: timedelta) -> timedelta:
+        if value < RETENTION_MIN:
+            raise ValueError(
+                f'retention must be at least "{format_duration(RETENTION_MIN)}", got '
+                f'"{format_duration(value)}": it is how long the history of ended incidents and '
+                'sent notifications is kept, e.g. retention = "400d" (the default) or "90d"'
             )
         return value
 

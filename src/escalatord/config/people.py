@@ -164,6 +164,20 @@ class ScheduleConfig(Strict):
     timezone: str
     layers: tuple[LayerConfig, ...] = Field(default=(), alias="layer")
     overrides: tuple[OverrideConfig, ...] = Field(default=(), alias="override")
+    # At each handoff the incoming person gets one message on their first contact: "you are on
+    # call for <name> until Mon 09:00" (calendar/handoffs.py).
+    handoff_notice: bool = False
+
+    @field_validator("handoff_notice", mode="before")
+    @classmethod
+    def _handoff_notice(cls, value: object) -> object:
+        # Exact values only: lax bool parsing would take "yes" or 1 for a boolean.
+        if isinstance(value, bool):
+            return value
+        raise ValueError(
+            f"handoff_notice must be true or false (the default), got {value!r}: with true, "
+            "whoever comes on call is told so on their first contact"
+        )
 
     @field_validator("timezone")
     @classmethod

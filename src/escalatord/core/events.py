@@ -22,6 +22,9 @@ class Event(enum.StrEnum):
     RESOLVED = "resolved"
     CLOSED = "closed"
     TEST = "test"
+    # Not about an incident: a person's on-call turn begins (calendar/handoffs.py). It goes to
+    # that person's first contact through the outbox with no incident, as a test does.
+    HANDOFF = "handoff"
 
     @property
     def is_page(self) -> bool:

@@ -73,6 +73,8 @@ _INTRO = {
     "resolved": "The incident is resolved: no action is needed.",
     "closed": "The incident is closed.",
     "test": "This is a test message: no action is needed.",
+    # Not about an incident: the title says until when (calendar/handoffs.py).
+    "handoff": "Your on-call turn begins now.",
 }
 _PAGES = ("triggered", "escalated", "reminder")
 
