@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from escalatord.calendar.handoffs import Notice, next_handoff, notices_at, text, view
+from escalatord.core.events import Event, Notification, Person
 from escalatord.core.oncall import Layer, Override, Schedule
+from escalatord.notify.templates import render
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -122,3 +124,18 @@ def test_the_notice_key_and_payload_name_schedule_instant_and_person():
     assert shown["labels"] == {"schedule": "network-oncall"}
     assert shown["title"] == "You are on call …"
     assert "from Mon 30 Mar 09:00 until Mon 6 Apr 09:00 (Europe/Berlin)" in shown["summary"]
+
+
+def test_the_message_greets_the_incoming_person_and_says_until_when():
+    """Rendered for bob's first contact, the title says until when and the body greets him
+    and gives the whole turn in the schedule's zone; a handoff carries no ack link."""
+    at = utc(2026, 3, 30, 7)
+    [notice] = notices_at(weekly(), at)
+    incident = view(notice, BERLIN)
+    message = render(
+        Notification(Event.HANDOFF, 0, incident, notice.key, Person("alice", "Alice Moreau"), "a@x")
+    )
+    assert message.title == "[HANDOFF] You are on call for network-oncall until Mon 09:00"
+    assert message.body.startswith("Alice Moreau, your on-call turn begins now.")
+    assert "from Mon 30 Mar 09:00 until Mon 6 Apr 09:00 (Europe/Berlin)" in message.body
+    assert message.ack_url == "" and not Event.HANDOFF.is_page
