@@ -106,8 +106,9 @@ def write_config(tmp_path: Path, target: HttpTarget, smtp_port: int, port: int) 
     return config
 
 
-async def until(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
+async def until(predicate: Callable[[], bool], what: str, within: float = 30.0) -> None:
+    """Poll `predicate` without blocking the loop the SMTP server runs in."""
+    deadline = time.monotonic() + within
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
