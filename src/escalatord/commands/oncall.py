@@ -97,7 +97,9 @@ def _in_force(
     return rows, tuple(r.override() for r in rows)
 
 
-@click.group(invoke_without_command=True)
+@click.group(
+    invoke_without_command=True, short_help="Who is on call, the rota, run-time overrides."
+)
 @config_option
 @click.option("--schedule", "schedule_name", metavar="S", help="Only this schedule.")
 @click.option(
@@ -116,7 +118,14 @@ def oncall(
     """Who is on call now (or at TIME) in each schedule, and until when.
 
     Config overrides and stored ones (`oncall override`) count, as when a page goes out. Times
-    are shown in each schedule's own time zone, which is named.
+    are shown in each schedule's own time zone, which is named. docs/people.md explains rotas.
+
+    \b
+    escalatord oncall [--schedule S] [--at TIME] [--json]
+    escalatord oncall show S [--weeks 4] [--from TIME] [--json]
+    escalatord oncall override S --person P --from TIME --until TIME [--as NAME]
+    escalatord oncall override remove ID
+    escalatord oncall overrides [S] [--all] [--json]
     """
     if ctx.invoked_subcommand is not None:
         if schedule_name or at_text or as_json:
@@ -152,7 +161,7 @@ def oncall(
     views.now_rows(config, answers, as_json, with_at=at_text is not None)
 
 
-@oncall.command()
+@oncall.command(short_help="The rota of S as segments, in its time zone.")
 @sub_config_option
 @click.argument("schedule_name", metavar="S")
 @click.option(
@@ -193,7 +202,7 @@ class _OverrideCommand(click.Command):
         return ["(S --person P --from TIME --until TIME [--as NAME] | remove ID)"]
 
 
-@oncall.command(cls=_OverrideCommand)
+@oncall.command(cls=_OverrideCommand, short_help="Store a run-time override, or remove one.")
 @sub_config_option
 @click.argument("schedule_name", metavar="S")
 @click.argument("override_id", metavar="ID", required=False)
@@ -296,7 +305,7 @@ def _remove(
     click.echo(f"override {row.id} removed: {views.override_text(config, row)}")
 
 
-@oncall.command()
+@oncall.command(short_help="List stored overrides (still to end, or --all).")
 @sub_config_option
 @click.argument("schedule_name", metavar="[S]", required=False)
 @click.option("--all", "include_all", is_flag=True, help="Include overrides that have ended.")
