@@ -209,6 +209,9 @@ schedule_overrides = Table(
     Column("until_at", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("created_by", Text, nullable=False),
+    # Ids are never reused (SQLite would hand a deleted newest id out again): `oncall override
+    # remove 3` from an old listing must not remove a newer override.
+    sqlite_autoincrement=True,
 )
 Index(
     "ix_schedule_overrides_schedule", schedule_overrides.c.schedule, schedule_overrides.c.until_at

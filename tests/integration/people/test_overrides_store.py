@@ -87,3 +87,13 @@ async def test_in_force_gives_each_schedule_its_overlapping_overrides_in_added_o
         ),
         "c": (),
     }
+
+
+async def test_a_removed_overrides_id_is_never_given_to_a_new_one(store: Store) -> None:
+    """After the newest override is removed, the next one gets a new id, so a removal from an
+    old listing can never hit a newer override."""
+    async with store.write() as conn:
+        first = await overrides.add(conn, "a", "p1", NOW, NOW + HOUR, now=NOW, by="x")
+        await overrides.remove(conn, first.id)
+        second = await overrides.add(conn, "a", "p2", NOW, NOW + HOUR, now=NOW, by="x")
+    assert second.id > first.id

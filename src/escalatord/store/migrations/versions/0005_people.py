@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("created_by", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_schedule_overrides")),
+        sqlite_autoincrement=True,
     )
     op.create_index(
         "ix_schedule_overrides_schedule",
