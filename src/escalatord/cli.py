@@ -36,6 +36,7 @@ from escalatord.commands.common import run_async as _run
 from escalatord.commands.common import unknown_name as _unknown
 from escalatord.commands.common import who as _who
 from escalatord.commands.common import with_store as _with_store
+from escalatord.commands.incidents import reassign, snooze
 from escalatord.commands.oncall import oncall
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ def main() -> None:
 
 
 main.add_command(oncall)  # the group lives in commands/oncall.py: cli.py is kept short
+main.add_command(snooze)  # snooze and reassign: commands/incidents.py
+main.add_command(reassign)
 
 
 @main.command()

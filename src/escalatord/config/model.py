@@ -282,9 +282,14 @@ class PolicyConfig(Strict):
     repeat: int = Field(default=0, ge=0, le=100)
     repeat_every: Duration | None = None
     levels: tuple[LevelConfig, ...] = Field(alias="level", min_length=1)
+    # An incident acknowledged longer ago than this and still open is re-triggered: the
+    # ladder starts again from level 0 (incidents/rearm.py).
+    ack_timeout: Duration | None = None
 
     @model_validator(mode="after")
     def _timing(self) -> PolicyConfig:
+        if self.ack_timeout is not None and self.ack_timeout <= timedelta(0):
+            raise ValueError('ack_timeout must be longer than 0s, e.g. ack_timeout = "30m"')
         afters = [lvl.after for lvl in self.levels]
         if afters != sorted(afters):
             raise ValueError("level: levels must be listed in order of `after`")

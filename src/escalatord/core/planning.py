@@ -1,4 +1,4 @@
-"""Escalation timing: which pages are due, from a policy snapshot and the incident's open time.
+"""Escalation timing: which pages are due, from a policy snapshot and when the ladder started.
 
 When an incident opens, `snapshot(policy)` is stored with it; everything after works from that
 snapshot, so editing the config never changes an escalation already running.
@@ -6,7 +6,11 @@ snapshot, so editing the config never changes an escalation already running.
 The plan is every level of every cycle, in order. Cycle 0 is the ladder itself; with
 `repeat = n` it runs n more times, each `repeat_every` after the previous cycle began:
 
-    step (cycle c, level l) is due at  opened_at + c * repeat_every + levels[l].after
+    step (cycle c, level l) is due at  base + c * repeat_every + levels[l].after
+
+`base` is when the ladder started: the incident's `opened_at`, or `ladder_at` once an
+`ack_timeout` or the end of a snooze restarted it from level 0 (callers pass
+`ladder_at or opened_at`).
 
 The store keeps only `next_index` (and `next_step_at` for the timer). `due()` hands out every
 step from `next_index` whose time has come, so a caller that stores the new `next_index` in the
@@ -54,12 +58,18 @@ class Policy(Protocol):
     def repeat_every(self) -> timedelta | None: ...
     @property
     def levels(self) -> Sequence[Level]: ...
+    @property
+    def ack_timeout(self) -> timedelta | None: ...
 
 
 def snapshot(policy: Policy) -> dict[str, Any]:
-    """A JSON-serialisable copy of `policy`, to store with an incident when it opens."""
+    """A JSON-serialisable copy of `policy`, to store with an incident when it opens.
+
+    `ack_timeout_s` is there only when the policy sets `ack_timeout`: snapshots stored before
+    it existed lack it too, so readers use `ack_timeout()`.
+    """
     every = policy.repeat_every
-    return {
+    snap: dict[str, Any] = {
         "name": policy.name,
         "repeat": policy.repeat,
         "repeat_every_s": every.total_seconds() if every is not None else None,
@@ -68,6 +78,15 @@ def snapshot(policy: Policy) -> dict[str, Any]:
             for level in policy.levels
         ],
     }
+    if policy.ack_timeout is not None:
+        snap["ack_timeout_s"] = policy.ack_timeout.total_seconds()
+    return snap
+
+
+def ack_timeout(snap: dict[str, Any] | None) -> timedelta | None:
+    """How long an acknowledgement holds under this snapshot (None: for good)."""
+    seconds = (snap or {}).get("ack_timeout_s")
+    return timedelta(seconds=float(seconds)) if seconds is not None else None
 
 
 def _event(cycle: int, level: int) -> Event:
@@ -76,7 +95,7 @@ def _event(cycle: int, level: int) -> Event:
     return Event.TRIGGERED if level == 0 else Event.ESCALATED
 
 
-def plan(snap: dict[str, Any], opened_at: datetime) -> list[Step]:
+def plan(snap: dict[str, Any], base: datetime) -> list[Step]:
     """Every step of every cycle of the snapshot, in order of index (and so of due time).
 
     Raises ValueError when the snapshot is not one `snapshot()` could have made from a valid
@@ -108,7 +127,7 @@ def plan(snap: dict[str, Any], opened_at: datetime) -> list[Step]:
                     index=len(steps),
                     cycle=cycle,
                     level=number,
-                    due_at=opened_at + timedelta(seconds=start + afters[number]),
+                    due_at=base + timedelta(seconds=start + afters[number]),
                     notify=tuple(level["notify"]),
                     event=_event(cycle, number),
                 )
@@ -117,7 +136,7 @@ def plan(snap: dict[str, Any], opened_at: datetime) -> list[Step]:
 
 
 def due(
-    snap: dict[str, Any], opened_at: datetime, next_index: int, now: datetime
+    snap: dict[str, Any], base: datetime, next_index: int, now: datetime
 ) -> tuple[list[Step], int, datetime | None]:
     """The steps due by `now` from `next_index` on, the new next index, and when the next step
     still to come is due (None when the plan is exhausted).
@@ -127,7 +146,7 @@ def due(
     """
     if next_index < 0:
         raise ValueError(f"next_index must be 0 or more, got {next_index}")
-    steps = plan(snap, opened_at)
+    steps = plan(snap, base)
     ready: list[Step] = []
     index = next_index
     # Index order is time order (plan() checks it), so the due steps are a prefix.

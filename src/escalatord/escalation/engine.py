@@ -243,11 +243,17 @@ class Engine:
         return AlertOutcome(alert.key, "opened" if created else "updated", incident_id)
 
     async def tick(self) -> int:
-        """Fire every escalation step that is due; returns outbox rows enqueued."""
+        """Re-trigger acknowledged incidents whose acknowledgement ran out (`ack_timeout`, a
+        snooze), then fire every escalation step that is due (level 0 of a restarted ladder
+        included, in the same transaction); returns outbox rows enqueued."""
+        now = self.clock()
         async with self.store.write() as conn:
+            again = await service.retrigger_due(conn, now, lock=self.store.for_update)
             enqueued = await service.fire_due_steps(
-                conn, self.clock(), lock=self.store.for_update, resolver=self.resolver
+                conn, now, lock=self.store.for_update, resolver=self.resolver
             )
+        for incident_id in again:
+            log.warning("incident_retriggered", incident=incident_id)
         if enqueued:
             self.wake()
         return enqueued

@@ -6,6 +6,11 @@ one from the current config and the stored rota overrides). The policy snapshot 
 names; they are resolved when the level fires, so a handoff or an override made since the
 incident opened is followed. A level that resolves to nobody pages the next level at once and
 says so on the timeline, as a page that reached nobody does (incidents/pages.py).
+
+The ladder is planned from `base(row)`: `ladder_at` once it was restarted (an `ack_timeout`
+or the end of a snooze re-triggered the incident, incidents/rearm.py), else `opened_at`. The
+tag of a step's outbox keys (outbox.py) is its index in the first ladder, "<index>~<ladder_at>"
+in a restarted one, so level 0 paged again never collides with the first ladder's keys.
 """
 
 from __future__ import annotations
@@ -23,6 +28,32 @@ from escalatord.core.lifecycle import IncidentStatus
 from escalatord.core.recipients import Recipients, channels_only
 from escalatord.incidents.outbox import insert_pages, page_row, payload, targets
 from escalatord.store.tables import incidents, timeline
+
+# How a restarted ladder's start is written in its tags: compact, no ":" (keys split on it).
+_STAMP = "%Y%m%dT%H%M%S.%fZ"
+
+
+def base(row: Any) -> datetime:
+    """When the incident's ladder started: every plan of its steps counts from here."""
+    return row.ladder_at or row.opened_at
+
+
+def ladder_id(row: Any) -> str:
+    """Which ladder of the incident is running: "" for the first, its start once restarted."""
+    return row.ladder_at.strftime(_STAMP) if row.ladder_at is not None else ""
+
+
+def step_tag(row: Any, index: int) -> str:
+    """The tag of step `index`'s outbox keys in the incident's current ladder."""
+    ladder = ladder_id(row)
+    return f"{index}~{ladder}" if ladder else f"{index}"
+
+
+def parse_tag(tag: str) -> tuple[int | None, str]:
+    """(step index, ladder id) of a key's tag; index None when it is no step's (a notice,
+    a reassignment's page)."""
+    index, _, ladder = tag.partition("~")
+    return (int(index) if index.isdigit() else None), ladder
 
 
 class Resolver(Protocol):
@@ -77,7 +108,7 @@ async def fire_steps(
         head = f"level {step.level} ({step.event})"
         if not found.empty:
             fired.pages += [
-                page_row(row.id, f"{step.index}", step.event, step.level, t, data, now)
+                page_row(row.id, step_tag(row, step.index), step.event, step.level, t, data, now)
                 for t in targets(found)
             ]
             told = f"{head}: notified {found.describe()}" + (f" ({missed})" if missed else "")
@@ -87,7 +118,7 @@ async def fire_steps(
             told = f"{head} reached nobody ({missed})"
             fired.entries.append(_entry(row.id, now, "unreached", told, facts))
             continue
-        plan = plan if plan is not None else planning.plan(row.policy, row.opened_at)
+        plan = plan if plan is not None else planning.plan(row.policy, base(row))
         if fired.next_index >= len(plan):
             told = f"{head} reached nobody ({missed}) and the policy has no further level"
             fired.entries.append(_entry(row.id, now, "unreached", told, facts))
@@ -150,7 +181,7 @@ async def fire_due_steps(
     entries: list[dict[str, Any]] = []
     moves: list[dict[str, Any]] = []
     for row in (await conn.execute(stmt)).all():
-        steps, next_index, next_at = planning.due(row.policy, row.opened_at, row.next_step, now)
+        steps, next_index, next_at = planning.due(row.policy, base(row), row.next_step, now)
         fired = await fire_steps(conn, row, steps, Fired(next_index, next_at), now, resolve)
         pages += fired.pages
         entries += fired.entries

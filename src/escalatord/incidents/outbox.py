@@ -7,9 +7,12 @@ key makes a repeat impossible:
     <incident>:<tag>:<event>:<notifier>                 a channel
     <incident>:<tag>:<event>:<notifier>@<person>#<n>    a person's contact number n (from 0)
 
-`tag` is the step index of a page, or the event of a notice. Names cannot hold "@", "#" or
-">" (config's NAME pattern), so a key is unique per person and contact, and a fallback's key,
-the failed page's key + ">" + the fallback, keeps its "<incident>:<tag>:" prefix
+`tag` is the step index of a page ("<index>~<ladder start>" once the ladder was restarted,
+ladder.py `step_tag`), "reassigned" for a reassignment's page, or the event of a notice; a
+repeat gets ".<n>" (n from 1: "acknowledged.1" for an ack after a re-trigger, transitions.py
+`repeat_tag`). It never holds ":", so it is always the key's second part. Names cannot hold
+"@", "#" or ">" (config's NAME pattern), so a key is unique per person and contact, and a
+fallback's key, the failed page's key + ">" + the fallback, keeps its "<incident>:<tag>:" prefix
 (incidents/pages.py reads it).
 """
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from escalatord.core import planning
 from escalatord.core.lifecycle import IncidentStatus
 from escalatord.errors import InvalidTransition, NotFound
-from escalatord.incidents.ladder import Resolver, page_now
+from escalatord.incidents.ladder import Resolver, base, ladder_id, page_now, parse_tag
 from escalatord.incidents.rows import get
 from escalatord.incidents.timeline import add_timeline
 from escalatord.incidents.transitions import acknowledge
@@ -108,7 +108,7 @@ async def acknowledge_by_link(
 
 def step_prefix(key: str) -> str:
     """The part of an outbox key shared by every page of one escalation step (fallbacks too):
-    keys are "<incident>:<step>:<event>:<notifier>[@<person>#<n>][>fallback...]"."""
+    keys are "<incident>:<tag>:<event>:<notifier>[@<person>#<n>][>fallback...]" (outbox.py)."""
     incident, step, *_ = key.split(":", 2)
     return f"{incident}:{step}:"
 
@@ -152,20 +152,28 @@ async def nobody_reached(
     ).scalar()
     if alive:
         return False
-    tag = key.split(":", 2)[1]
-    if not tag.isdigit() or int(tag) != row.next_step - 1:
+    index, ladder = parse_tag(key.split(":", 2)[1])
+    if index is None or ladder != ladder_id(row) or index != row.next_step - 1:
         # A page of an older step failed late (max_age is long): a later level was paged
-        # since, so the ladder has already moved past it. Say so; do not skip ahead again.
+        # since, or the ladder was restarted (ack_timeout, snooze), or it was no step's page
+        # (a reassignment's: the ladder keeps its times). Say so; do not skip ahead again.
+        since = (
+            "it was a reassignment's page; the ladder keeps its times"
+            if index is None
+            else "the ladder has restarted since"
+            if ladder != ladder_id(row)
+            else "a later level has been paged since"
+        )
         await add_timeline(
             conn,
             incident_id,
             now,
             "unreached",
-            f"this page reached nobody ({error}); a later level has been paged since",
+            f"this page reached nobody ({error}); {since}",
             data={"key": key},
         )
         return False
-    steps = planning.plan(row.policy, row.opened_at)
+    steps = planning.plan(row.policy, base(row))
     if row.next_step >= len(steps):
         await add_timeline(
             conn,

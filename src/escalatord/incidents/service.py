@@ -12,13 +12,15 @@ daemon, the CLI, incidents/views.py and the tests import from (as `service.<name
 - opening.py: opening an incident per dedup key, and changes noted on an open one;
 - ladder.py: escalation steps that fall due, resolved to whom they page;
 - outbox.py: the outbox rows of pages and notices;
-- transitions.py: acknowledge, resolve and close.
+- transitions.py: acknowledge, resolve and close;
+- rearm.py: an acknowledgement that ran out (ack_timeout, snooze) re-triggers; reassign.
 """
 
 from __future__ import annotations
 
 from escalatord.incidents.ladder import fire_due_steps
 from escalatord.incidents.opening import note_change, open_incident
+from escalatord.incidents.rearm import reassign, retrigger_due, snooze
 from escalatord.incidents.rows import get, list_incidents, view
 from escalatord.incidents.timeline import get_timeline
 from escalatord.incidents.transitions import acknowledge, close, resolve, resolve_key
@@ -32,7 +34,10 @@ __all__ = [
     "list_incidents",
     "note_change",
     "open_incident",
+    "reassign",
     "resolve",
     "resolve_key",
+    "retrigger_due",
+    "snooze",
     "view",
 ]

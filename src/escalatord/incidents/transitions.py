@@ -11,19 +11,25 @@ from typing import Any
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from escalatord.core import planning
 from escalatord.core.events import Event
 from escalatord.core.lifecycle import IncidentStatus, after
 from escalatord.errors import InvalidTransition
 from escalatord.incidents.outbox import PAGE_EVENTS, enqueue, paged_targets
 from escalatord.incidents.rows import find_open, get
 from escalatord.incidents.timeline import add_timeline
-from escalatord.store.tables import incidents, outbox
+from escalatord.store.tables import incidents, outbox, timeline
 
 
-async def _finish_paging(conn: AsyncConnection, incident_id: int, now: datetime) -> None:
-    """Stop the ladder and mute pages not yet delivered (the dispatcher would drop them too)."""
+async def _finish_paging(
+    conn: AsyncConnection, incident_id: int, now: datetime, wake_at: datetime | None = None
+) -> None:
+    """Stop the ladder and mute pages not yet delivered (the dispatcher would drop them too).
+
+    `wake_at`: when an acknowledged incident is re-triggered if still open (its policy's
+    `ack_timeout`, incidents/rearm.py); the timer of an acknowledged incident is that."""
     await conn.execute(
-        update(incidents).where(incidents.c.id == incident_id).values(next_step_at=None)
+        update(incidents).where(incidents.c.id == incident_id).values(next_step_at=wake_at)
     )
     await conn.execute(
         update(outbox)
@@ -60,7 +66,9 @@ async def _change(
     # Who was paged is read before unsent pages are muted: a page in flight may still arrive,
     # and telling one person too many that it is handled beats leaving one paged in the dark.
     notify = await paged_targets(conn, incident_id)
-    await _finish_paging(conn, incident_id, now)
+    timeout = planning.ack_timeout(row.policy) if action == "ack" else None
+    await _finish_paging(conn, incident_id, now, now + timeout if timeout else None)
+    tag = await repeat_tag(conn, incident_id, action_kind(action), event.value)
     await add_timeline(conn, incident_id, now, action_kind(action), message, actor=by)
     level = (
         await conn.execute(
@@ -70,7 +78,7 @@ async def _change(
         )
     ).scalar()
     row = await get(conn, incident_id)
-    await enqueue(conn, row, event, level or 0, notify, now, tag=event.value)
+    await enqueue(conn, row, event, level or 0, notify, now, tag=tag)
     return row
 
 
@@ -78,10 +86,26 @@ def action_kind(action: str) -> str:
     return {"ack": "acknowledged", "resolve": "resolved", "close": "closed"}[action]
 
 
+async def repeat_tag(conn: AsyncConnection, incident_id: int, kind: str, name: str) -> str:
+    """The outbox tag of what is about to happen to the incident for the n-th time (n = its
+    earlier `kind` timeline entries): `name`, then "<name>.1", "<name>.2"… An incident
+    re-triggered (rearm.py) can be acknowledged again, and each ack's notices need keys of
+    their own; the incident is locked, so the count cannot race."""
+    earlier = (
+        await conn.execute(
+            select(func.count())
+            .select_from(timeline)
+            .where(and_(timeline.c.incident_id == incident_id, timeline.c.kind == kind))
+        )
+    ).scalar()
+    return f"{name}.{earlier}" if earlier else name
+
+
 async def acknowledge(
     conn: AsyncConnection, incident_id: int, *, by: str, now: datetime, how: str = ""
 ) -> Any:
-    """Acknowledge: escalation stops and everyone paged so far is told who took it.
+    """Acknowledge: escalation stops and everyone paged so far is told who took it. Under a
+    policy with `ack_timeout` the incident's timer is set to re-trigger it then if still open.
 
     `how` is added to the timeline message, e.g. "from the ack link in a page to oncall-sms".
     """
@@ -92,7 +116,7 @@ async def acknowledge(
         now,
         by,
         Event.ACKNOWLEDGED,
-        {"acknowledged_at": now, "acknowledged_by": by},
+        {"acknowledged_at": now, "acknowledged_by": by, "snoozed_until": None},
         f"acknowledged by {by}" + (f" {how}" if how else ""),
     )
 
