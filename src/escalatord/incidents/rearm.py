@@ -120,13 +120,11 @@ async def snooze(
     status = IncidentStatus(row.status)
     if not status.is_open:
         raise InvalidTransition(f"incident {incident_id} is already {status}; nothing to snooze")
-    how = f"(snoozed until {until:%Y-%m-%d %H:%M:%S} UTC)"
+    end = f"until {until:%Y-%m-%d %H:%M:%S} UTC"
     if status is _T:
-        await acknowledge(conn, incident_id, by=by, now=now, how=how)
+        await acknowledge(conn, incident_id, by=by, now=now, how=f"(snoozed {end})")
     else:
-        await add_timeline(
-            conn, incident_id, now, "snoozed", f"snoozed by {by} {how.strip('()')}", actor=by
-        )
+        await add_timeline(conn, incident_id, now, "snoozed", f"snoozed by {by} {end}", actor=by)
     await conn.execute(
         update(incidents)
         .where(incidents.c.id == incident_id)
