@@ -207,7 +207,8 @@ def incidents(config_path: str, include_all: bool, site: str | None, as_json: bo
             + (f" — {r.summary}" if r.summary else "")
         )
         if r.acknowledged_by:
-            click.echo(f"{'':>5}  {'':<12}  acknowledged by {r.acknowledged_by}")
+            until = r.snoozed_until and f" (snoozed until {r.snoozed_until:%Y-%m-%d %H:%M:%S})"
+            click.echo(f"{'':>5}  {'':<12}  acknowledged by {r.acknowledged_by}{until or ''}")
         for a in r.affected or ():
             click.echo(
                 f"{'':>5}  {'':<12}  {'':<8}  {'':<19}  {a.get('site') or '-':<10}"

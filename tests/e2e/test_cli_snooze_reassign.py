@@ -102,6 +102,8 @@ def test_snooze_acknowledges_until_its_end(config, incident_id, tmp_path):
     assert done.stdout.startswith(f"incident {incident_id} snoozed by bob for 1h, until ")
     [shown] = json.loads(cli(config, "incidents", "--json").stdout)
     assert (shown["status"], shown["acknowledged_by"]) == ("acknowledged", "bob")
+    assert shown["snoozed_until"] == shown["next_step_at"] is not None
+    assert "acknowledged by bob (snoozed until " in cli(config, "incidents").stdout
     again = cli(config, "snooze", incident_id, "30m", check=False)
     assert again.returncode == 0, output(again)
     with sqlite3.connect(tmp_path / "escalatord.db") as db:

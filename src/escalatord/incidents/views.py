@@ -22,7 +22,9 @@ def sites(row: Any) -> set[str]:
 def incident_json(row: Any) -> dict[str, Any]:
     """An incident row as JSON: the webhook payload's `incident` (`IncidentView.to_json()`,
     `ack_url` always null) plus its rule, lifecycle times and who changed it, the close note,
-    and when the next escalation step is due (null when nothing more will be sent)."""
+    when the next escalation step is due (null when nothing more will be sent; for an
+    acknowledged incident, when `ack_timeout` or its snooze re-triggers it) and the end of
+    its snooze."""
     data = service.view(row).to_json()
     data.update(
         {
@@ -34,6 +36,7 @@ def incident_json(row: Any) -> dict[str, Any]:
             "closed_at": rfc3339(row.closed_at),
             "close_note": row.close_note,
             "next_step_at": rfc3339(row.next_step_at),
+            "snoozed_until": rfc3339(row.snoozed_until),
         }
     )
     return data
