@@ -1,6 +1,7 @@
 """End to end with the daemon as a process and aiosmtpd on loopback: a schedule puts alice on
 call; a failing check pages alice's address only, then her second contact after its `after`,
-then the team at level 1; bob acknowledges with his own link and the JSON says bob."""
+then the team at level 1; bob acknowledges with his own link and the JSON says bob; an override
+made with the CLI moves the next incident to carol."""
 
 from __future__ import annotations
 
@@ -90,6 +91,12 @@ def write_config(tmp_path: Path, target: HttpTarget, smtp_port: int, port: int) 
           notifier = "mail"
           to = "bob@example.org"
 
+        [[person]]
+        name = "carol"
+          [[person.contact]]
+          notifier = "mail"
+          to = "carol@example.org"
+
         [[team]]
         name = "network"
         members = ["alice", "bob"]
@@ -170,5 +177,45 @@ async def test_the_ladder_pages_the_person_on_call_then_the_team(tmp_path, targe
             await until(lambda: len(mails_to(smtp, "bob@example.org")) == 2, "bob's notice")
             [(_, notice)] = mails_to(smtp, "bob@example.org")[1:]
             assert "bob" in notice.get_body(("plain",)).get_content()
+        finally:
+            await asyncio.to_thread(daemon.stop)
+
+
+async def test_an_override_moves_the_next_incident_to_carol(tmp_path, target):
+    """With the daemon running, `oncall override` puts carol on call: the incident open before
+    paged alice; after it resolves, the next failure pages carol's address and not alice's."""
+    async with SmtpServer(None, "none") as smtp:
+        port = free_port()
+        config = write_config(tmp_path, target, smtp.port, port)
+        daemon = await asyncio.to_thread(DaemonProcess(config, port, tmp_path / "d.log").start)
+
+        def to(address: str) -> list[object]:
+            return [m for _, rcpts, m in smtp.messages if rcpts == [address]]
+
+        try:
+            target.respond(500, "switch down")
+            await until(lambda: to("alice@example.org"), "alice's page for the first incident")
+            added = await asyncio.to_thread(
+                cli, config, "oncall", "override", "network-oncall",
+                "--person", "carol", "--from", "now", "--until", "+1h",
+            )  # fmt: skip
+            assert added.returncode == 0, added.stderr
+            target.respond(200, "ok")
+            deadline = time.monotonic() + 30
+            while json.loads((await asyncio.to_thread(cli, config, "incidents", "--json")).stdout):
+                assert time.monotonic() < deadline, "timed out waiting for the first to resolve"
+                await asyncio.sleep(0.2)
+            target.respond(500, "switch down again")
+            await until(lambda: to("carol@example.org"), "carol's page for the next incident")
+            [carols] = to("carol@example.org")
+            assert "Incident 2," in carols.get_body(("plain",)).get_content()
+            # alice had the first incident's page (and its resolved notice), nothing of the next.
+            assert to("alice@example.org")
+            assert not any(
+                "Incident 2," in m.get_body(("plain",)).get_content()
+                for m in to("alice@example.org")
+            )
+            shown = await asyncio.to_thread(cli, config, "oncall", "--json")
+            assert "carol" in shown.stdout
         finally:
             await asyncio.to_thread(daemon.stop)
