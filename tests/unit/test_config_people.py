@@ -129,6 +129,13 @@ def test_a_good_config_loads_people_teams_and_schedules():
     ]
 
 
+def test_check_config_counts_persons_teams_and_schedules():
+    """The summary check-config prints counts persons, teams and schedules where there are."""
+    config = load_text(toml(GOOD), env={})
+    counts = f"{len(config.persons)} persons, 1 teams, 1 schedules"
+    assert config.summary().endswith(counts) and len(config.persons) > 1
+
+
 def test_a_schedule_resolves_through_the_pure_core():
     """A config schedule's layers, restrictions and override resolve in its own zone."""
     schedule = load_text(toml(GOOD), env={}).schedule_by_name["network-oncall"].rota()

@@ -357,7 +357,13 @@ class Config(Strict):
         return "notifier" if name in self.notifier_by_name else None
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{len(self.checks)} checks, {len(self.rules)} rules, "
             f"{len(self.policies)} policies, {len(self.notifiers)} notifiers"
         )
+        if self.persons or self.teams or self.schedules:  # said only where there are people
+            text += (
+                f", {len(self.persons)} persons, {len(self.teams)} teams, "
+                f"{len(self.schedules)} schedules"
+            )
+        return text
