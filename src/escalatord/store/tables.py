@@ -66,6 +66,10 @@ check_states = Table(
     Column("last_check_at", UTCDateTime),
     Column("last_duration", JSON),  # seconds, float
     Column("measurements", JSON),
+    # Flap detection (issue 14): the statuses of the newest results, oldest first, one letter
+    # each (o, w, c, u, r), and whether the check is flapping now. NULL: none yet / not.
+    Column("flap_history", String(64)),
+    Column("flapping", Integer),
 )
 
 # One row per incident. `open_key` equals `key` while the incident is open and is NULL after,
@@ -100,6 +104,12 @@ incidents = Table(
     Column("affected", JSON),
     # `snooze ID 1h`: acknowledged until then; re-triggered after it if still failing.
     Column("snoozed_until", UTCDateTime),
+    # What the incident is about: NULL a problem of its check, "flapping" a check that flaps.
+    Column("kind", String(16)),
+    # Storms (issue 14, a rule's group_by): the group's key (rule and grouped label values) and
+    # the id of its first incident, whose pages list every member. NULL: not grouped.
+    Column("group_key", String(400)),
+    Column("group_id", Integer),
     # When the escalation ladder started: NULL for opened_at; set when `ack_timeout`
     # re-triggers an acknowledged incident and the ladder starts again from level 0.
     Column("ladder_at", UTCDateTime),
@@ -216,3 +226,24 @@ schedule_overrides = Table(
 Index(
     "ix_schedule_overrides_schedule", schedule_overrides.c.schedule, schedule_overrides.c.until_at
 )
+
+# Run-time silences (`escalatord silence add`, the API): checks matched by label matchers (as
+# rules have) or by name are quiet from `starts_at` until `ends_at`. A removed silence keeps
+# its row (removed_at, removed_by) for the record.
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("match", JSON, nullable=False),  # {"label": "value" | ["a", "b"]}
+    Column("match_re", JSON, nullable=False),  # {"label": "regex"}
+    Column("checks", JSON, nullable=False),  # ["check name", ...]
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("removed_at", UTCDateTime),
+    Column("removed_by", Text),
+    sqlite_autoincrement=True,  # ids are never reused: `silence remove 3` from an old listing
+)
+Index("ix_silences_ends_at", silences.c.ends_at)
