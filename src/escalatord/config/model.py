@@ -254,6 +254,18 @@ class RuleConfig(Strict):
     runbook: str | None = None
     steps: tuple[str, ...] = ()
     continue_: bool = Field(default=False, alias="continue")
+    # Storms (core/grouping.py): incidents of this rule with equal values of these labels that
+    # open within `group_wait` of the first are paged together. Empty: not grouped.
+    group_by: tuple[str, ...] = ()
+    group_wait: Duration = timedelta(seconds=30)  # gathers a storm before its first page
+
+    @model_validator(mode="after")
+    def _grouping(self) -> RuleConfig:
+        if "group_wait" in self.model_fields_set and not self.group_by:
+            raise ValueError('group_wait needs group_by, e.g. group_by = ["site"]')
+        if self.group_wait < timedelta(0):
+            raise ValueError('group_wait must be 0s or longer, e.g. group_wait = "30s"')
+        return self
 
     @property
     def status_given(self) -> bool:
