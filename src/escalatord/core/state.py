@@ -28,6 +28,8 @@ class CheckState:
     `attempts` counts consecutive results that disagree with the hard `status`; it is 0 exactly
     when the state is hard, and `pending` (the status a soft state leans to) is None then.
     `since` is when the hard status began (for a new check: its first result).
+    `flap_history` (a letter per status of the newest results, oldest first) and `flapping`
+    are flap detection's (core/flapping.py), updated from every result apart from `step`.
     """
 
     status: Status = Status.OK
@@ -38,6 +40,8 @@ class CheckState:
     last_status: Status | None = None
     last_summary: str = ""
     last_check_at: datetime | None = None
+    flap_history: str = ""
+    flapping: bool = False
 
 
 class Params(Protocol):
@@ -67,13 +71,24 @@ class Settings:
 
 @dataclass(frozen=True)
 class Transition:
-    """A change of a check's hard status, at `at`, caused by a result with `summary`."""
+    """A change of a check's hard status, at `at`, caused by a result with `summary`; or of
+    its flapping (core/flapping.py), or both at once.
+
+    `flapping` is None when flapping did not change, else its new value (True: started). A
+    transition of flapping alone has `previous` equal to `current`, the unchanged hard status.
+    """
 
     check: str
     previous: Status
     current: Status
     at: datetime
     summary: str
+    flapping: bool | None = None
+
+    @property
+    def hard_change(self) -> bool:
+        """Whether the hard status changed (not only flapping)."""
+        return self.previous is not self.current
 
 
 def step(

@@ -28,6 +28,8 @@ def _row(name: str, state: CheckState, extra: dict[str, Any]) -> dict[str, Any]:
         "last_check_at": state.last_check_at,
         "last_duration": extra.get("duration"),
         "measurements": extra.get("measurements"),
+        "flap_history": state.flap_history or None,
+        "flapping": int(state.flapping),
     }
 
 
@@ -85,11 +87,14 @@ _COLUMNS = (
     check_states.c.last_check_at,
     check_states.c.last_duration,
     check_states.c.measurements,
+    check_states.c.flap_history,
+    check_states.c.flapping,
 )
 
 
 def _state(row: Any) -> tuple[str, tuple[CheckState, dict[str, Any]]]:
-    name, status, hard, attempts, pending, since, last, summary, at, duration, measured = row
+    (name, status, hard, attempts, pending, since, last, summary, at, duration, measured,
+     history, flapping) = row  # fmt: skip
     state = CheckState(
         _STATUS[status],  # type: ignore[arg-type]  # never None: the column is NOT NULL
         bool(hard),
@@ -99,5 +104,7 @@ def _state(row: Any) -> tuple[str, tuple[CheckState, dict[str, Any]]]:
         _STATUS[last],
         summary or "",
         at,
+        history or "",  # NULL: stored before flap detection (migration 0006), or none yet
+        bool(flapping),
     )
     return name, (state, {"duration": duration, "measurements": measured})
