@@ -10,7 +10,7 @@ from typing import Any
 from escalatord.core.topology import find_cycles
 
 # The [[item]] kinds that have names.
-KINDS = ("check", "notifier", "rule", "policy", "person", "team", "schedule")
+KINDS = ("check", "notifier", "rule", "policy", "person", "team", "schedule", "maintenance")
 # What a level's `notify` may name; these names share one namespace (config/people_checks.py).
 TARGETS = ("person", "team", "schedule", "notifier")
 

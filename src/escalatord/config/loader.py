@@ -5,7 +5,7 @@ frozen `Config` or raises `ConfigError` listing EVERY problem found (file, key p
 
 1. Each file is parsed with rtoml (Rust; tomli, tomllib's own source, reports syntax
    errors). Top-level keys: include, daemon, defaults, api, traps, check, rule, policy,
-   notifier, person, team, schedule; `daemon`, `defaults`, `api` and `traps` only in the
+   notifier, person, team, schedule, maintenance; `daemon`, `defaults`, `api`, `traps` only in the
    main file.
 2. `${VAR}` in any string value is replaced from the environment; `$${` is a literal `${`.
 3. `include = [...]`: paths and globs relative to the including file's directory, each glob
@@ -53,6 +53,7 @@ from escalatord.config.model import (
 )
 from escalatord.config.people import PersonConfig, ScheduleConfig, TeamConfig
 from escalatord.config.people_checks import check_people
+from escalatord.config.quiet import MaintenanceConfig, check_maintenance
 from escalatord.config.reading import TOP_KEYS, Reader, parse_toml
 from escalatord.core.rules import match
 from escalatord.core.status import Status
@@ -73,6 +74,7 @@ _ITEM_MODELS: dict[str, type[BaseModel]] = {
     "person": PersonConfig,
     "team": TeamConfig,
     "schedule": ScheduleConfig,
+    "maintenance": MaintenanceConfig,
 }
 _REGISTRY = {"check": "checks", "notifier": "notifiers"}
 
@@ -135,6 +137,7 @@ class _Loader(Reader):
                 built[item.kind].append(obj)
         cross_check(self.items, self.at)
         check_people(self.items, self.at, _addresses_person)
+        check_maintenance(self.items, self.at)
         if self.problems:
             raise ConfigError([self._scrubbed(p) for p in self.problems])
         return Config.model_validate(
@@ -152,6 +155,7 @@ class _Loader(Reader):
                 "person": tuple(built["person"]),
                 "team": tuple(built["team"]),
                 "schedule": tuple(built["schedule"]),
+                "maintenance": tuple(built["maintenance"]),
             }
         )
 

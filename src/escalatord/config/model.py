@@ -23,6 +23,7 @@ from pydantic import (
 
 from escalatord.checks.base import CheckConfig
 from escalatord.config.people import PersonConfig, ScheduleConfig, TeamConfig
+from escalatord.config.quiet import MaintenanceConfig
 from escalatord.core.durations import format_duration
 from escalatord.fields import Duration, Strict, positive_timeout
 from escalatord.notify.base import NotifierConfig
@@ -333,6 +334,8 @@ class Config(Strict):
     persons: tuple[PersonConfig, ...] = Field(default=(), alias="person")
     teams: tuple[TeamConfig, ...] = Field(default=(), alias="team")
     schedules: tuple[ScheduleConfig, ...] = Field(default=(), alias="schedule")
+    # [[maintenance]] windows (config/quiet.py): covered checks are quiet while one is in force.
+    maintenance: tuple[MaintenanceConfig, ...] = ()
 
     @cached_property
     def check_by_name(self) -> dict[str, CheckConfig]:

@@ -34,6 +34,7 @@ TOP_KEYS = (
     "person",
     "team",
     "schedule",
+    "maintenance",
 )
 MAIN_ONLY = ("daemon", "defaults", "api", "traps")
 
