@@ -38,6 +38,7 @@ from escalatord.commands.common import who as _who
 from escalatord.commands.common import with_store as _with_store
 from escalatord.commands.incidents import reassign, snooze
 from escalatord.commands.oncall import oncall
+from escalatord.commands.silences import silence
 
 if TYPE_CHECKING:
     from escalatord.store.db import Store
@@ -52,6 +53,7 @@ def main() -> None:
 main.add_command(oncall)  # the group lives in commands/oncall.py: cli.py is kept short
 main.add_command(snooze)  # snooze and reassign: commands/incidents.py
 main.add_command(reassign)
+main.add_command(silence)  # commands/silences.py
 
 
 @main.command()
