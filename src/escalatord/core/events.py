@@ -59,6 +59,9 @@ class IncidentView:
     affected: tuple[dict[str, str], ...] = ()
     # Who took the incident (a person's name), "" while nobody has; the payload says null then.
     acknowledged_by: str = ""
+    # A storm's group (incidents/groups.py `describe`): {"id", "key", "size", "members":
+    # [{"id", "check", "title", "status", "summary"}]}; None (no `group` key) when not grouped.
+    group: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,7 +80,7 @@ class IncidentView:
             "ack_url": self.ack_url,
             "affected": [dict(a) for a in self.affected],
             "acknowledged_by": self.acknowledged_by or None,
-        }
+        } | ({"group": self.group} if self.group is not None else {})
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> IncidentView:
@@ -98,6 +101,7 @@ class IncidentView:
             ack_url=data.get("ack_url"),
             affected=tuple(dict(a) for a in data.get("affected") or ()),
             acknowledged_by=data.get("acknowledged_by") or "",
+            group=data.get("group"),
         )
 
 

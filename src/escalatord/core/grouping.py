@@ -49,6 +49,7 @@ class Membership:
 
     key: str
     leader: int | None
+    wait: timedelta = timedelta(0)  # the rule's group_wait: how long a new leader gathers
 
 
 def grouping_of(rules: Iterable[object], matched: Sequence[str]) -> Grouping | None:
@@ -92,6 +93,6 @@ def join(
         if g.key == key and g.first_opened <= now <= g.first_opened + grouping.wait
     ]
     if not fitting:
-        return Membership(key, None)
+        return Membership(key, None, grouping.wait)
     first = min(fitting, key=lambda g: (g.first_opened, g.leader))
-    return Membership(key, first.leader)
+    return Membership(key, first.leader, grouping.wait)

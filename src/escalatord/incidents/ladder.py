@@ -15,7 +15,7 @@ in a restarted one, so level 0 paged again never collides with the first ladder'
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from escalatord.core import planning
 from escalatord.core.lifecycle import IncidentStatus
 from escalatord.core.recipients import Recipients, channels_only
+from escalatord.incidents.groups import with_group
 from escalatord.incidents.outbox import insert_pages, page_row, payload, targets
 from escalatord.store.tables import incidents, timeline
 
@@ -54,6 +55,11 @@ def parse_tag(tag: str) -> tuple[int | None, str]:
     a reassignment's page)."""
     index, _, ladder = tag.partition("~")
     return (int(index) if index.isdigit() else None), ladder
+
+
+# Which of the due incident rows are quiet now (a maintenance window, a silence): their levels
+# wait (escalation/quiet.py builds it from the config and the stored silences).
+Held = Callable[[AsyncConnection, Sequence[Any], datetime], Awaitable[set[int]]]
 
 
 class Resolver(Protocol):
@@ -93,7 +99,8 @@ async def fire_steps(
     index and time after them. A last step that reaches nobody pulls in the step after it
     (its time not come), as often as needed."""
     queue = list(steps)
-    data = payload(row) if queue else {}
+    # A storm's leader pages for its whole group: the message lists every incident of it.
+    data = await with_group(conn, row, payload(row)) if queue else {}
     plan: list[planning.Step] | None = None
     while queue:
         step = queue.pop(0)
@@ -151,8 +158,12 @@ async def fire_due_steps(
     lock: Any = None,
     limit: int = 500,
     resolver: Resolver | None = None,
+    held: Held | None = None,
 ) -> int:
     """Turn every escalation step due by `now` into outbox rows; returns rows enqueued.
+
+    `held` names the due incidents that are quiet now: they are left due, so their levels
+    fire at the first tick after the quiet time ends (several at once if several fell due).
 
     `resolver` resolves each level's names (default: all are notifiers). `lock` wraps the
     select (FOR UPDATE SKIP LOCKED on PostgreSQL, so several nodes never fire one step
@@ -180,7 +191,11 @@ async def fire_due_steps(
     pages: list[dict[str, Any]] = []
     entries: list[dict[str, Any]] = []
     moves: list[dict[str, Any]] = []
-    for row in (await conn.execute(stmt)).all():
+    rows = (await conn.execute(stmt)).all()
+    quiet = await held(conn, rows, now) if held is not None and rows else set()
+    for row in rows:
+        if row.id in quiet:
+            continue
         steps, next_index, next_at = planning.due(row.policy, base(row), row.next_step, now)
         fired = await fire_steps(conn, row, steps, Fired(next_index, next_at), now, resolve)
         pages += fired.pages

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from escalatord.core.events import Event
 from escalatord.core.recipients import Recipients
+from escalatord.incidents.groups import with_group
 from escalatord.incidents.rows import view
 from escalatord.store.tables import outbox
 
@@ -141,8 +142,8 @@ async def enqueue(
     tag: str,
 ) -> int:
     """Insert one outbox row per target (a notifier's name is a channel); the idempotency key
-    makes a repeat impossible."""
-    data = payload(row)
+    makes a repeat impossible. A grouped incident's notice lists its group (groups.py)."""
+    data = await with_group(conn, row, payload(row))
     seen = {(t if isinstance(t, Target) else channel(t)).label: t for t in to}
     pages = [
         page_row(row.id, tag, event, level, t if isinstance(t, Target) else channel(t), data, now)
@@ -151,18 +152,20 @@ async def enqueue(
     return await insert_pages(conn, pages)
 
 
-async def paged_targets(conn: AsyncConnection, incident_id: int) -> list[Target]:
-    """Everyone who received (or is being sent) a page for the incident, in first-paged
+async def paged_targets(conn: AsyncConnection, incident_id: int | Sequence[int]) -> list[Target]:
+    """Everyone who received (or is being sent) a page for the incident (or for any of several:
+    a storm's group, incidents/groups.py `page_holders`), in first-paged
     order: a notifier whose page was delivered or is still being tried, and each paged person
     at the contacts their page went out to (delivered, attempted, or being sent now) — not at
     later contacts never used. A page that failed for good reached nobody: it is not told
     about the ack or the resolution (its fallback, which did page someone, is)."""
     went_out = or_(outbox.c.attempts > 0, outbox.c.claimed_by.is_not(None))
+    ids = [incident_id] if isinstance(incident_id, int) else list(incident_id)
     rows = await conn.execute(
         select(outbox.c.key, outbox.c.notifier, outbox.c.person, outbox.c.address, outbox.c.payload)
         .where(
             and_(
-                outbox.c.incident_id == incident_id,
+                outbox.c.incident_id.in_(ids),
                 outbox.c.event.in_(PAGE_EVENTS),
                 or_(
                     outbox.c.status == "delivered",

@@ -24,6 +24,7 @@ from escalatord.core.durations import format_duration
 from escalatord.core.events import Event
 from escalatord.core.lifecycle import IncidentStatus
 from escalatord.errors import InvalidTransition
+from escalatord.incidents import groups
 from escalatord.incidents.ladder import Resolver, base
 from escalatord.incidents.outbox import enqueue, targets
 from escalatord.incidents.rows import get
@@ -104,6 +105,8 @@ async def _retrigger(conn: AsyncConnection, row: Any, now: datetime) -> None:
         f"{why} and still failing: {then}",
         data={"acknowledged_by": row.acknowledged_by, "ladder_at": now.isoformat()},
     )
+    if row.group_id == row.id:  # a storm's leader: its members are paged with it again
+        await groups.retrigger_members(conn, row.id, now)
 
 
 async def snooze(

@@ -15,6 +15,7 @@ from escalatord.core import planning
 from escalatord.core.events import Event
 from escalatord.core.lifecycle import IncidentStatus, after
 from escalatord.errors import InvalidTransition
+from escalatord.incidents import groups
 from escalatord.incidents.outbox import PAGE_EVENTS, enqueue, paged_targets
 from escalatord.incidents.rows import find_open, get
 from escalatord.incidents.timeline import add_timeline
@@ -65,7 +66,11 @@ async def _change(
     )
     # Who was paged is read before unsent pages are muted: a page in flight may still arrive,
     # and telling one person too many that it is handled beats leaving one paged in the dark.
-    notify = await paged_targets(conn, incident_id)
+    # A storm's incidents were paged through their group's leader(s): those pages count.
+    holders = await groups.page_holders(conn, row)
+    notify = await paged_targets(conn, holders)
+    if action != "ack":  # a leader that ends hands the group's ladder on (groups.py)
+        await groups.hand_over(conn, row, now)
     timeout = planning.ack_timeout(row.policy) if action == "ack" else None
     await _finish_paging(conn, incident_id, now, now + timeout if timeout else None)
     tag = await repeat_tag(conn, incident_id, action_kind(action), event.value)
@@ -73,7 +78,7 @@ async def _change(
     level = (
         await conn.execute(
             select(func.max(outbox.c.level)).where(
-                and_(outbox.c.incident_id == incident_id, outbox.c.event.in_(PAGE_EVENTS))
+                and_(outbox.c.incident_id.in_(holders), outbox.c.event.in_(PAGE_EVENTS))
             )
         )
     ).scalar()
@@ -108,10 +113,13 @@ async def acknowledge(
     policy with `ack_timeout` the incident's timer is set to re-trigger it then if still open.
 
     `how` is added to the timeline message, e.g. "from the ack link in a page to oncall-sms".
+    An incident of a storm's group acknowledges the group: its leader, and every triggered
+    member with it (incidents/groups.py); the row returned is `incident_id`'s.
     """
-    return await _change(
+    target = await groups.ack_target(conn, incident_id)
+    row = await _change(
         conn,
-        incident_id,
+        target,
         "ack",
         now,
         by,
@@ -119,6 +127,9 @@ async def acknowledge(
         {"acknowledged_at": now, "acknowledged_by": by, "snoozed_until": None},
         f"acknowledged by {by}" + (f" {how}" if how else ""),
     )
+    if row.group_id is not None:
+        await groups.acknowledge_members(conn, row.group_id, by=by, now=now)
+    return row if target == incident_id else await get(conn, incident_id)
 
 
 async def resolve(
