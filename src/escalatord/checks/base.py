@@ -15,11 +15,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from escalatord.core.durations import format_duration
 from escalatord.core.status import Judged, Result, Status
-from escalatord.fields import Duration, Strict, positive_timeout
+from escalatord.fields import Duration, Percent, Strict, positive_timeout
 
 if TYPE_CHECKING:
     from escalatord.checks.ping.icmp_mode import IcmpMode
@@ -31,8 +31,8 @@ __all__ = ["Check", "CheckConfig", "CheckContext", "Judged", "Result", "Status",
 class CheckConfig(Strict):
     """Keys every check has. Type modules subclass this with their own keys.
 
-    `interval`, `timeout`, `retries`, `retry_interval` and `recover_after` are filled from
-    `[defaults]` by the loader when a check does not set them.
+    `interval`, `timeout`, `retries`, `retry_interval`, `recover_after` and the flap keys are
+    filled from `[defaults]` by the loader when a check does not set them.
     """
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
@@ -49,11 +49,31 @@ class CheckConfig(Strict):
     depends_on_any: tuple[str, ...] = ()
     enabled: bool = True
     description: str = ""
+    # Flap detection (core/flapping.py): the weighted share of status changes over the last 21
+    # results; flapping above flap_high, stable again once not above flap_low (Icinga's 30/25).
+    flap_detection: bool = True
+    flap_low: Percent = 25.0
+    flap_high: Percent = 30.0
 
     @field_validator("timeout")
     @classmethod
     def _timeout(cls, value: timedelta) -> timedelta:
         return positive_timeout(value)
+
+    @model_validator(mode="after")
+    def _flap_thresholds(self) -> CheckConfig:
+        check_flap_thresholds(self.flap_low, self.flap_high)
+        return self
+
+
+def check_flap_thresholds(low: float, high: float) -> None:
+    """Raise unless `low` <= `high`: the band between them keeps a flapping check flapping."""
+    if low > high:
+        raise ValueError(
+            f"flap_low ({low:g}%) must not be above flap_high ({high:g}%): a check starts "
+            'flapping above flap_high and stops once not above flap_low, e.g. flap_low = "25%", '
+            'flap_high = "30%" (the defaults)'
+        )
 
 
 class CheckContext:

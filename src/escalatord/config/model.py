@@ -21,11 +21,11 @@ from pydantic import (
     model_validator,
 )
 
-from escalatord.checks.base import CheckConfig
+from escalatord.checks.base import CheckConfig, check_flap_thresholds
 from escalatord.config.people import PersonConfig, ScheduleConfig, TeamConfig
 from escalatord.config.quiet import MaintenanceConfig
 from escalatord.core.durations import format_duration
-from escalatord.fields import Duration, Strict, positive_timeout
+from escalatord.fields import Duration, Percent, Strict, positive_timeout
 from escalatord.notify.base import NotifierConfig
 from escalatord.traps.config import TrapsConfig
 
@@ -231,11 +231,20 @@ class Defaults(Strict):
     retries: int = Field(default=3, ge=1, le=100)
     retry_interval: Duration = timedelta(seconds=15)
     recover_after: int = Field(default=1, ge=1, le=100)
+    # Flap detection (core/flapping.py, CheckConfig): percentages, Icinga 2's defaults.
+    flap_detection: bool = True
+    flap_low: Percent = 25.0
+    flap_high: Percent = 30.0
 
     @field_validator("timeout")
     @classmethod
     def _timeout(cls, value: timedelta) -> timedelta:
         return positive_timeout(value)
+
+    @model_validator(mode="after")
+    def _flap_thresholds(self) -> Defaults:
+        check_flap_thresholds(self.flap_low, self.flap_high)
+        return self
 
 
 class RuleConfig(Strict):

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from escalatord.core import grouping, planning, rules, topology
+from escalatord.core import planning, rules
 from escalatord.core.alerts import AlertOutcome, ExternalAlert
 from escalatord.core.state import CheckState, Transition
 from escalatord.core.status import Status
+from escalatord.escalation import flapping as flaps
 from escalatord.escalation.recipients import ConfigResolver
 from escalatord.incidents import alerts, rootcause, service
 from escalatord.store import states as state_store
@@ -65,7 +66,6 @@ class Engine:
         # Who a level pages is resolved when it fires, from the config of that moment (a
         # reload included) and the stored rota overrides; the dispatcher is handed it too.
         self.resolver = ConfigResolver(lambda: self.config)
-        self._parents: tuple[Config, frozenset[str]] | None = None  # see _grouping
         self._changes: GroupCommit[_Change, int | None] = GroupCommit(
             store, self._apply_change, after=self._fire_after_changes, name="engine-transitions"
         )
@@ -117,15 +117,10 @@ class Engine:
         incident_id: int | None = None
         states = [(c.check, s, {}) for c, s in change.cascaded]
         await state_store.save(conn, [(tr.check, change.state, change.extra), *states])
-        if tr.current is Status.OK:
-            incident_id = await service.resolve_key(conn, tr.check, now=now, summary=tr.summary)
+        if tr.flapping is not None or change.state.flapping:
+            incident_id = await self._flapping(conn, tr, change.state, labels, now)
         else:
-            incident_id = await service.note_change(
-                conn, tr.check, now=now, status=tr.current.value, summary=tr.summary
-            )
-            # Unreachable behind a down parent: no incident of its own, no page.
-            if incident_id is None and tr.current is not Status.UNREACHABLE:
-                incident_id = await self._open(conn, tr, labels, now)
+            incident_id = await self._hard_change(conn, tr, labels, now)
         for dep, _ in change.cascaded:
             await service.note_change(
                 conn, dep.check, now=now, status=dep.current.value, summary=dep.summary
@@ -135,6 +130,33 @@ class Engine:
                 conn, root, rootcause.entries(names, self._sites(names)), now=now
             )
         return incident_id
+
+    async def _hard_change(
+        self, conn: Any, tr: Transition, labels: dict[str, str], now: datetime
+    ) -> int | None:
+        """A check's hard status changed (or it stopped flapping): open, note or resolve."""
+        if tr.current is Status.OK:
+            return await service.resolve_key(conn, tr.check, now=now, summary=tr.summary)
+        incident_id = await service.note_change(
+            conn, tr.check, now=now, status=tr.current.value, summary=tr.summary
+        )
+        # Unreachable behind a down parent: no incident of its own, no page.
+        if incident_id is None and tr.current is not Status.UNREACHABLE:
+            incident_id = await self._open(conn, tr, labels, now)
+        return incident_id
+
+    async def _flapping(
+        self, conn: Any, tr: Transition, state: CheckState, labels: dict[str, str], now: datetime
+    ) -> int | None:
+        """Flapping started or stopped, or a hard change while flapping (escalation/flapping.py)."""
+        if tr.flapping:
+            opened = await self._open(conn, tr, labels, now, flaps.opening(tr, state))
+            await flaps.started(conn, tr, opened, now)
+            return opened
+        if tr.flapping is None:
+            return await flaps.changed(conn, tr, state, now)
+        await flaps.stopped(conn, tr, state, now)
+        return await self._hard_change(conn, tr, labels, now)
 
     async def _fire_after_changes(self, conn: Any, changes: Sequence[_Change]) -> None:
         # Once per transaction, after every change in it: a level-0 page of each new incident
@@ -147,14 +169,22 @@ class Engine:
         return {n: by_name[n].labels.get("site", "") for n in names if n in by_name}
 
     async def _open(
-        self, conn: Any, tr: Transition, labels: dict[str, str], now: datetime
+        self,
+        conn: Any,
+        tr: Transition,
+        labels: dict[str, str],
+        now: datetime,
+        spec: flaps.Opening | None = None,
     ) -> int | None:
-        decision = rules.match(self.config.rules, labels, tr.check, tr.current)
+        """Open the incident of `tr` through the rules: the check's problem, or as `spec` says
+        (a flapping incident)."""
+        spec = spec or flaps.Opening(tr.check, tr.current, tr.summary)
+        decision = rules.match(self.config.rules, labels, tr.check, spec.status)
         if decision is None:
             log.warning(
                 "no_rule_matched",
                 check=tr.check,
-                status=tr.current.value,
+                status=spec.status.value,
                 hint="add a [[rule]] that matches this check's labels to be paged",
             )
             return None
@@ -163,37 +193,27 @@ class Engine:
             snap = planning.snapshot(self.config.policy_by_name[decision.policy])
         incident_id, created = await service.open_incident(
             conn,
-            key=tr.check,
+            key=spec.key,
             check=tr.check,
             labels=labels,
-            status=tr.current.value,
-            summary=tr.summary,
+            status=spec.status.value,
+            summary=spec.summary,
             decision=decision,
             policy_snapshot=snap,
             now=now,
-            grouping=self._grouping(decision, tr),
+            title=spec.title,
+            kind=spec.kind,
         )
         if created:
             log.warning(
                 "incident_opened",
                 incident=incident_id,
                 check=tr.check,
+                kind=spec.kind or "problem",
                 severity=decision.severity,
                 policy=decision.policy,
             )
         return incident_id
-
-    def _grouping(self, decision: rules.Decision, tr: Transition) -> grouping.Grouping | None:
-        """How a new incident of `tr` is grouped (a matched rule's `group_by`), if at all.
-
-        A root-cause incident already covers its dependants (incidents/rootcause.py): a check
-        that others depend on, opening down, is paged on its own, never grouped again."""
-        if self._parents is None or self._parents[0] is not self.config:
-            named = (n for c in self.config.checks for n in (*c.depends_on, *c.depends_on_any))
-            self._parents = (self.config, frozenset(named))
-        if tr.current in topology.DOWN and tr.check in self._parents[1]:
-            return None
-        return grouping.grouping_of(self.config.rules, decision.rules)
 
     async def on_alerts(self, alerts: Sequence[ExternalAlert]) -> list[AlertOutcome]:
         """Apply alerts in one transaction (an Alertmanager webhook carries a group of them)."""

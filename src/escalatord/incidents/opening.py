@@ -10,10 +10,8 @@ from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from escalatord.core import planning
-from escalatord.core.grouping import Grouping
 from escalatord.core.lifecycle import IncidentStatus
 from escalatord.core.rules import Decision
-from escalatord.incidents import groups
 from escalatord.incidents.rows import find_open
 from escalatord.incidents.timeline import add_timeline
 from escalatord.store.tables import incidents
@@ -30,13 +28,15 @@ async def open_incident(
     decision: Decision,
     policy_snapshot: dict[str, Any] | None,
     now: datetime,
-    grouping: Grouping | None = None,
+    title: str | None = None,
+    kind: str | None = None,
 ) -> tuple[int, bool]:
     """Open an incident for `key`, or note a recurrence on the one already open.
 
     Returns (incident id, created). The policy snapshot is stored in the incident, so later
-    config edits never change a running escalation. With `grouping` (a rule's `group_by`) a
-    new incident joins a group still gathering, or leads a new one (incidents/groups.py).
+    config edits never change a running escalation.
+    `title` defaults to "<check> is <STATUS>"; `kind` is NULL for a check's problem,
+    "flapping" for a flapping incident (escalation/flapping.py).
     """
     existing = await find_open(conn, key)
     if existing is not None:
@@ -48,14 +48,12 @@ async def open_incident(
     next_at = None
     if policy_snapshot is not None:
         next_at = planning.plan(policy_snapshot, now)[0].due_at
-    group = await groups.place(conn, grouping, labels, check, now) if grouping else None
-    if group is not None:
-        next_at = groups.first_page_at(next_at, group, now)
     result = await conn.execute(
         insert(incidents).values(
             key=key,
             open_key=key,
-            title=f"{check} is {status.upper()}",
+            title=title or f"{check} is {status.upper()}",
+            kind=kind,
             status=IncidentStatus.TRIGGERED.value,
             severity=decision.severity,
             check=check,
@@ -82,8 +80,6 @@ async def open_incident(
         f"severity {decision.severity}, policy {policy_name}",
         data={"rules": list(decision.rules), "policy": policy_snapshot},
     )
-    if group is not None:
-        await groups.enter(conn, incident_id, group, now)
     return incident_id, True
 
 

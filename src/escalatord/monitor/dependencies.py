@@ -141,6 +141,9 @@ class Dependencies:
                 last_status=old.last_status,
                 last_summary=summary,
                 last_check_at=old.last_check_at,
+                # Flapping is the check's own: only its results start or stop it.
+                flap_history=old.flap_history,
+                flapping=old.flapping,
             )
             view[child] = new
             out.append((Transition(child, old.status, Status.UNREACHABLE, now, summary), new))

@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 
 from escalatord.checks.base import Check, execute
+from escalatord.core import flapping
 from escalatord.core.state import (
     CheckState,
     Params,
@@ -72,12 +73,16 @@ class Monitor:
         self._refeeds: set[asyncio.Task[None]] = set()
         self._fed: dict[str, int] = {}  # results fed from outside (traps, pings), per check
         self.completed = 0
+        # Names of the checks flapping now (core/flapping.py), for /metrics without a scan.
+        self.flapping: set[str] = set()
 
     async def load(self) -> None:
         async with self.store.read() as conn:
             for name, (state, extra) in (await state_store.load(conn)).items():
                 self.states[name] = state
                 self.extra[name] = extra
+                if state.flapping:
+                    self.flapping.add(name)
 
     async def run_check(self, name: str) -> None:
         check = self.checks.get(name)
@@ -179,13 +184,14 @@ class Monitor:
                 self.scheduler.run_now(parent)
         elif transition is not None or not status.is_problem:
             self.deps.release(name)
+        new, changed = self._flap(name, state, new, transition, status, check.config, now)
         self.states[name] = new
         self.extra[name] = {
             "duration": round(result.duration, 6),
             "measurements": result.measurements or None,
         }
-        if transition is not None:
-            await self._transition(name, state, new, transition, now)
+        if changed is not None:
+            await self._transition(name, state, new, changed, now)
         else:
             self._dirty.add(name)
         self.scheduler.reschedule(name, next_delay(new, params))
@@ -194,6 +200,29 @@ class Monitor:
                 self._refeed(dependant)
             else:
                 self.scheduler.run_now(dependant)
+
+    def _flap(
+        self,
+        name: str,
+        old: CheckState,
+        new: CheckState,
+        transition: Transition | None,
+        status: Status,
+        params: flapping.FlapParams,
+        now: datetime,
+    ) -> tuple[CheckState, Transition | None]:
+        """`new` with this result in its flap history, and the transition for the engine: the
+        hard change (if any) with `flapping` set when flapping started or stopped with it."""
+        new = flapping.update(new, status, params)
+        if new.flapping is old.flapping:
+            return new, transition
+        if new.flapping:
+            self.flapping.add(name)
+        else:
+            self.flapping.discard(name)
+        if transition is None:  # flapping alone changed: the hard status stays
+            transition = Transition(name, new.status, new.status, now, new.last_summary)
+        return new, replace(transition, flapping=new.flapping)
 
     def _refeed(self, name: str) -> None:
         """Judge a passive dependant again on its last signal: running it would give nothing
@@ -222,14 +251,15 @@ class Monitor:
     ) -> None:
         """Hand a hard change to the engine with its effects on dependants and root causes."""
         self._dirty.discard(name)
-        cascaded = self.deps.cascade(name, tr, self.states, now)
+        # A change of flapping alone changes nothing for dependants or root causes.
+        cascaded = self.deps.cascade(name, tr, self.states, now) if tr.hard_change else []
         # The states as they were before this change, without copying 10,000 of them.
         replaced = {name: old, **{t.check: self.states[t.check] for t, _ in cascaded}}
         before = ChainMap(replaced, self.states)
         for dep_tr, dep_state in cascaded:
             self.states[dep_tr.check] = dep_state
             self._dirty.discard(dep_tr.check)
-        affected = self.deps.affected_roots(name, before, self.states)
+        affected = self.deps.affected_roots(name, before, self.states) if tr.hard_change else {}
         try:
             await self.engine.on_transition(
                 tr, new, self.extra[name], cascaded=cascaded, affected=affected
@@ -237,6 +267,7 @@ class Monitor:
         except Exception:
             # The store is failing: keep the old states so the change is retried next run.
             self.states.update(replaced)
+            (self.flapping.add if old.flapping else self.flapping.discard)(name)
             log.exception("transition_failed", check=name)
 
     def replace_checks(self, checks: Mapping[str, Check]) -> None:
