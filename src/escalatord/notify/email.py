@@ -305,6 +305,11 @@ def html_body(message: Message) -> str:
             )
             + "</table>"
         )
+        if f.get("group"):  # a storm's group: every incident the message is about
+            items = "".join(f"<li>{e(member)}</li>" for member in f["group"].splitlines())
+            parts.append(
+                f"<p><b>{e(f['group_size'])} incidents paged together</b></p><ul>{items}</ul>"
+            )
         if message.steps and message.is_page:
             items = "".join(f"<li>{e(step)}</li>" for step in message.steps)
             parts.append(f"<p><b>What to do</b></p><ol>{items}</ol>")

@@ -145,6 +145,10 @@ def blocks_payload(message: Message, mention: str | None = None) -> dict[str, An
         ]
         if fields:
             blocks.append({"type": "section", "fields": fields[:MAX_FIELDS]})
+        if f.get("group"):  # a storm's group: every incident the message is about
+            listed = "\n".join(f"• {escape(member)}" for member in f["group"].splitlines())
+            head = f"*{f['group_size']} incidents paged together*"
+            blocks.append({"type": "section", "text": _mrkdwn(f"{head}\n{listed}")})
         if message.steps and message.is_page:
             steps = "\n".join(f"{i}. {escape(s)}" for i, s in enumerate(message.steps, 1))
             blocks.append({"type": "section", "text": _mrkdwn(f"*What to do*\n{steps}")})

@@ -24,6 +24,9 @@ Unknown placeholders are config errors. Variables:
     acknowledged_by who acknowledged it        key             the incident's dedup key
     affected        checks this root cause makes unreachable, "office-pc-1 (boston), ..."
     person          whom a page to a person is for: "Alice Moreau" ("" for a channel)
+    group           a storm's incidents paged together, one per line: "#12 web-1: web-1 is
+                    CRITICAL (triggered)" ("" when not grouped; payload `incident.group`)
+    group_size      how many incidents the group has ("" when not grouped)
 
 In a message to a person, `intro` greets them by name ("Alice Moreau, you are paged for this
 incident."); a message to a channel reads as it always did.
@@ -63,6 +66,8 @@ VARIABLES = (
     "key",
     "affected",
     "person",
+    "group",
+    "group_size",
 )
 
 _INTRO = {
@@ -195,6 +200,12 @@ def variables(notification: Notification) -> dict[str, str]:
             a["check"] + (f" ({a['site']})" if a.get("site") else "") for a in incident.affected
         ),
         "person": person,
+        # A storm's group (incidents/groups.py): the message is about every member of it.
+        "group": "\n".join(
+            f"#{m['id']} {m['check']}: {m['title']} ({m['status']})"
+            for m in (incident.group or {}).get("members", ())
+        ),
+        "group_size": str(incident.group["size"]) if incident.group else "",
     }
     return values
 
@@ -208,6 +219,8 @@ def _greet(person: str, intro: str) -> str:
 
 def default_title(values: dict[str, str]) -> str:
     event, title = values["event"], values["title"]
+    if values.get("group_size", "") not in ("", "1"):
+        title = f"{title} (+{int(values['group_size']) - 1} more in its group)"
     severity = f"[{values['severity'].upper()}]"
     if event == "triggered":
         return f"{severity} {title}"
@@ -237,6 +250,9 @@ def default_body(values: dict[str, str], steps: tuple[str, ...]) -> str:
             lines.append(f"{label + ':':<10} {values[key]}")
     if values["affected"]:
         lines.append(f"{'Affected:':<10} unreachable because of this: {values['affected']}")
+    if values.get("group"):
+        lines += ["", f"{values['group_size']} incidents paged together:"]
+        lines += [f"  {member}" for member in values["group"].splitlines()]
     if steps and values["event"] in _PAGES:
         lines += ["", "What to do:"]
         lines += [f"  {i}. {step}" for i, step in enumerate(steps, 1)]
