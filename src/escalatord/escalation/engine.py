@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from escalatord.core import planning, rules
+from escalatord.core import grouping, planning, rules, topology
 from escalatord.core.alerts import AlertOutcome, ExternalAlert
 from escalatord.core.state import CheckState, Transition
 from escalatord.core.status import Status
@@ -66,6 +66,7 @@ class Engine:
         # Who a level pages is resolved when it fires, from the config of that moment (a
         # reload included) and the stored rota overrides; the dispatcher is handed it too.
         self.resolver = ConfigResolver(lambda: self.config)
+        self._parents: tuple[Config, frozenset[str]] | None = None  # see _grouping
         self._changes: GroupCommit[_Change, int | None] = GroupCommit(
             store, self._apply_change, after=self._fire_after_changes, name="engine-transitions"
         )
@@ -203,6 +204,7 @@ class Engine:
             now=now,
             title=spec.title,
             kind=spec.kind,
+            grouping=self._grouping(decision, tr),
         )
         if created:
             log.warning(
@@ -214,6 +216,18 @@ class Engine:
                 policy=decision.policy,
             )
         return incident_id
+
+    def _grouping(self, decision: rules.Decision, tr: Transition) -> grouping.Grouping | None:
+        """How a new incident of `tr` is grouped (a matched rule's `group_by`), if at all.
+
+        A root-cause incident already covers its dependants (incidents/rootcause.py): a check
+        that others depend on, opening down, is paged on its own, never grouped again."""
+        if self._parents is None or self._parents[0] is not self.config:
+            named = (n for c in self.config.checks for n in (*c.depends_on, *c.depends_on_any))
+            self._parents = (self.config, frozenset(named))
+        if tr.current in topology.DOWN and tr.check in self._parents[1]:
+            return None
+        return grouping.grouping_of(self.config.rules, decision.rules)
 
     async def on_alerts(self, alerts: Sequence[ExternalAlert]) -> list[AlertOutcome]:
         """Apply alerts in one transaction (an Alertmanager webhook carries a group of them)."""

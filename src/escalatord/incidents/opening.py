@@ -10,8 +10,10 @@ from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from escalatord.core import planning
+from escalatord.core.grouping import Grouping
 from escalatord.core.lifecycle import IncidentStatus
 from escalatord.core.rules import Decision
+from escalatord.incidents import groups
 from escalatord.incidents.rows import find_open
 from escalatord.incidents.timeline import add_timeline
 from escalatord.store.tables import incidents
@@ -28,13 +30,15 @@ async def open_incident(
     decision: Decision,
     policy_snapshot: dict[str, Any] | None,
     now: datetime,
+    grouping: Grouping | None = None,
     title: str | None = None,
     kind: str | None = None,
 ) -> tuple[int, bool]:
     """Open an incident for `key`, or note a recurrence on the one already open.
 
     Returns (incident id, created). The policy snapshot is stored in the incident, so later
-    config edits never change a running escalation.
+    config edits never change a running escalation. With `grouping` (a rule's `group_by`) a
+    new incident joins a group still gathering, or leads a new one (incidents/groups.py).
     `title` defaults to "<check> is <STATUS>"; `kind` is NULL for a check's problem,
     "flapping" for a flapping incident (escalation/flapping.py).
     """
@@ -48,6 +52,9 @@ async def open_incident(
     next_at = None
     if policy_snapshot is not None:
         next_at = planning.plan(policy_snapshot, now)[0].due_at
+    group = await groups.place(conn, grouping, labels, check, now) if grouping else None
+    if group is not None:
+        next_at = groups.first_page_at(next_at, group, now)
     result = await conn.execute(
         insert(incidents).values(
             key=key,
@@ -80,6 +87,8 @@ async def open_incident(
         f"severity {decision.severity}, policy {policy_name}",
         data={"rules": list(decision.rules), "policy": policy_snapshot},
     )
+    if group is not None:
+        await groups.enter(conn, incident_id, group, now)
     return incident_id, True
 
 
