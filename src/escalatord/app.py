@@ -26,6 +26,7 @@ from escalatord.api.app import build as build_api
 from escalatord.api.connections import ConnectionGuard, warn_if_few_files
 from escalatord.calendar.handoffs import Recipient, Rota
 from escalatord.calendar.jobs import Calendar, Plan
+from escalatord.calendar.quiet import QuietJobs
 from escalatord.checks.base import Check, CheckConfig, CheckContext
 from escalatord.checks.ping.icmp_mode import mode_of, pings
 from escalatord.config.model import Config
@@ -140,6 +141,11 @@ class App:
         # Retention and handoff notices: APScheduler jobs in this loop (calendar/jobs.py).
         self.calendar = Calendar(self.store, calendar_plan(config), wake=self.dispatcher.wake)
         self.calendar.start()
+        # Maintenance windows and silences: a job at each end pages what still fails, and the
+        # first run (now) what a quiet time that ended while the daemon was down held back.
+        quiet = QuietJobs(self.calendar, lambda now: self.engine.quiet.read(self.store, now),
+                          self.engine.release)  # fmt: skip
+        quiet.start()
         # SNMP traps: received once the monitor runs; snmp_trap checks without them never change.
         if self.traps is not None:
             await self.traps.start(self.monitor)

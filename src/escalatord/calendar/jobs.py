@@ -7,6 +7,8 @@ Jobs, rebuilt from the config at start and at every reload (the in-memory job st
 - `handoff:<schedule>`, one per schedule with `handoff_notice = true`: a DateTrigger at the
   schedule's next handoff, in its time zone; each run announces that handoff
   (calendar/handoffs.py) and places the job at the next one.
+- `quiet-recheck` and `quiet:…`: the starts and ends of maintenance windows and silences
+  (calendar/quiet.py), placed with `place`.
 - `handoffs-recheck`: every minute (and at start and reload) the next handoff of each such
   schedule is computed again and its job moved if it changed: run-time overrides are written
   by `escalatord oncall override`, another process. Handoffs up to `LOOKBACK` in the past
@@ -30,6 +32,7 @@ from typing import Any
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -116,6 +119,30 @@ class Calendar:
         self.plan = plan
         if self._scheduler.running:
             self._spawn("handoffs-recheck", self._replace_all)
+
+    def place(
+        self,
+        job_id: str,
+        trigger: BaseTrigger,
+        body: Callable[..., Coroutine[Any, Any, None]],
+        *args: Any,
+        **options: Any,
+    ) -> None:
+        """Run `body(*args)` at `trigger` as job `job_id` (replacing one of that id), in a task
+        of ours that `stop` drains; for the jobs of other modules (calendar/quiet.py)."""
+        self._scheduler.add_job(
+            self._job,
+            trigger,
+            args=[job_id, body, *args],
+            id=job_id,
+            replace_existing=True,
+            **({"misfire_grace_time": None, "coalesce": True, "max_instances": 8} | options),
+        )
+
+    def remove(self, job_id: str) -> None:
+        """Drop job `job_id` if it is placed."""
+        if self._scheduler.get_job(job_id) is not None:
+            self._scheduler.remove_job(job_id)
 
     def jobs(self) -> dict[str, datetime | None]:
         """Each job's id and next run (UTC): what `stop` would cancel, for tests and logs."""

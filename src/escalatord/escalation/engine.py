@@ -26,6 +26,7 @@ from escalatord.core.alerts import AlertOutcome, ExternalAlert
 from escalatord.core.state import CheckState, Transition
 from escalatord.core.status import Status
 from escalatord.escalation import flapping as flaps
+from escalatord.escalation import quiet
 from escalatord.escalation.recipients import ConfigResolver
 from escalatord.incidents import alerts, rootcause, service
 from escalatord.store import states as state_store
@@ -66,6 +67,9 @@ class Engine:
         # Who a level pages is resolved when it fires, from the config of that moment (a
         # reload included) and the stored rota overrides; the dispatcher is handed it too.
         self.resolver = ConfigResolver(lambda: self.config)
+        # Maintenance windows (config) and silences (stored): no incident opens for a quiet
+        # check and a quiet incident's levels wait (escalation/quiet.py).
+        self.quiet = quiet.QuietView(lambda: self.config)
         self._parents: tuple[Config, frozenset[str]] | None = None  # see _grouping
         self._changes: GroupCommit[_Change, int | None] = GroupCommit(
             store, self._apply_change, after=self._fire_after_changes, name="engine-transitions"
@@ -163,7 +167,9 @@ class Engine:
         # Once per transaction, after every change in it: a level-0 page of each new incident
         # is enqueued now, not at the next tick.
         now = max(change.now for change in changes)
-        await service.fire_due_steps(conn, now, lock=self.store.for_update, resolver=self.resolver)
+        await service.fire_due_steps(
+            conn, now, lock=self.store.for_update, resolver=self.resolver, held=self.quiet.held
+        )
 
     def _sites(self, names: Sequence[str]) -> dict[str, str]:
         by_name = self.config.check_by_name
@@ -180,6 +186,8 @@ class Engine:
         """Open the incident of `tr` through the rules: the check's problem, or as `spec` says
         (a flapping incident)."""
         spec = spec or flaps.Opening(tr.check, tr.current, tr.summary)
+        if await self.quiet.holds(conn, tr.check, labels, now):
+            return None  # opened when its quiet time ends, if still failing (release)
         decision = rules.match(self.config.rules, labels, tr.check, spec.status)
         if decision is None:
             log.warning(
@@ -237,7 +245,7 @@ class Engine:
             for alert in alerts:
                 outcomes.append(await self._apply_alert(conn, alert, now))
             await service.fire_due_steps(
-                conn, now, lock=self.store.for_update, resolver=self.resolver
+                conn, now, lock=self.store.for_update, resolver=self.resolver, held=self.quiet.held
             )
         for alert, done in zip(alerts, outcomes, strict=True):
             log.info(
@@ -298,13 +306,40 @@ class Engine:
         async with self.store.write() as conn:
             again = await service.retrigger_due(conn, now, lock=self.store.for_update)
             enqueued = await service.fire_due_steps(
-                conn, now, lock=self.store.for_update, resolver=self.resolver
+                conn, now, lock=self.store.for_update, resolver=self.resolver, held=self.quiet.held
             )
         for incident_id in again:
             log.warning("incident_retriggered", incident=incident_id)
         if enqueued:
             self.wake()
         return enqueued
+
+    async def release(self, at: datetime | None = None) -> list[int]:
+        """Open the incidents a quiet time held back (escalation/quiet.py `unopened`) of the
+        checks not quiet any more at `at` (default now), and page their first level at once.
+        Run when a window or silence ends and at start; returns the incidents opened."""
+        now = max(self.clock(), at) if at is not None else self.clock()
+        opened: list[int] = []
+        async with self.store.write() as conn:
+            for check, status, summary in await quiet.unopened(conn):
+                if check not in self.config.check_by_name:
+                    continue  # removed from the config while it was quiet
+                tr = Transition(check, Status.OK, status, now, summary)
+                found = await self._open(conn, tr, self.quiet.labels(check), now)
+                if found is not None:
+                    opened.append(found)
+            if opened:
+                await service.fire_due_steps(
+                    conn,
+                    now,
+                    lock=self.store.for_update,
+                    resolver=self.resolver,
+                    held=self.quiet.held,
+                )
+        if opened:
+            log.warning("quiet_ended_still_failing", incidents=opened)
+            self.wake()
+        return opened
 
     async def run(self) -> None:
         """Tick every `[daemon] tick` until cancelled; a failing tick is logged and retried."""

@@ -1,0 +1,154 @@
+"""Quiet times in the engine: no incident opens for a quiet check, an open incident of a quiet
+check pages no further level, and a check still failing when its quiet time ends is paged.
+
+`QuietView` puts together what core/quiet.py decides from: the config's `[[maintenance]]`
+windows with the dependency graph and the checks' labels (rebuilt when the config changes)
+and the stored silences, read through the caller's connection, so a silence `escalatord
+silence add` wrote from another process counts at once. Nothing about quiet times is kept in
+memory that a restart could lose: windows are config and silences are rows.
+
+`unopened` finds the failures a quiet time held: checks whose hard status is a problem
+(warning, critical, unknown; not unreachable, which never pages) with no open incident and no
+incident opened since that failure began. The engine opens theirs when a quiet time ends
+(`Engine.release`, run by calendar/quiet.py's jobs and at start).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from escalatord.core import topology
+from escalatord.core.quiet import QuietTimes, Window
+from escalatord.core.status import Status
+from escalatord.quiet import silences
+from escalatord.store.db import Store
+from escalatord.store.tables import check_states, incidents
+from escalatord.store.tables import silences as silence_rows
+
+if TYPE_CHECKING:
+    from escalatord.config.model import Config
+
+log = structlog.get_logger("escalatord.quiet")
+
+PROBLEMS = (Status.WARNING.value, Status.CRITICAL.value, Status.UNKNOWN.value)
+# An incident opened this soon before the failure's `since` belongs to it: `since` is the
+# result's time, the incident's `opened_at` when the engine took it, a little later or earlier.
+_SAME_FAILURE = timedelta(minutes=1)
+
+
+class QuietView:
+    """What is quiet, for the engine, the calendar and the API (module docstring)."""
+
+    def __init__(self, config: Callable[[], Config]):
+        self._config = config
+        self._built: tuple[Config, QuietTimes] | None = None
+
+    def static(self) -> QuietTimes:
+        """The config's windows, graph and labels, without silences (rebuilt on reload)."""
+        config = self._config()
+        if self._built is None or self._built[0] is not config:
+            windows: list[Window] = [m.window() for m in config.maintenance]
+            graph = topology.graph(
+                (c.name, c.depends_on, c.depends_on_any) for c in config.checks if c.enabled
+            )
+            by_name = config.check_by_name
+            times = QuietTimes(
+                windows=windows,
+                graph=graph,
+                labels_of=lambda name: by_name[name].labels if name in by_name else None,
+            )
+            self._built = (config, times)
+        return self._built[1]
+
+    async def times(self, conn: AsyncConnection, now: datetime) -> QuietTimes:
+        """Windows and the silences stored now (in force or still to come)."""
+        static = self.static()
+        stored = await silences.in_force(conn, now)
+        return QuietTimes(static.windows, stored, static.graph, static.labels_of)
+
+    async def read(self, store: Store, now: datetime) -> QuietTimes:
+        """`times` in a read transaction of its own (the calendar's jobs, the API)."""
+        async with store.read() as conn:
+            return await self.times(conn, now)
+
+    def labels(self, check: str) -> dict[str, str]:
+        found = self._config().check_by_name.get(check)
+        return dict(found.labels) if found is not None else {}
+
+    async def holds(
+        self, conn: AsyncConnection, check: str, labels: dict[str, str], now: datetime
+    ) -> bool:
+        """Whether `check` is quiet now: its incident is not opened (logged, with why)."""
+        if not self.static().windows and not await _any_silence(conn, now):
+            return False  # the common case costs one indexed look at the silences
+        quiet = (await self.times(conn, now)).of(check, labels, now)
+        if quiet is not None:
+            log.info("held_quiet", check=check, why=list(quiet.why), until=quiet.until.isoformat())
+        return quiet is not None
+
+    async def held(self, conn: AsyncConnection, rows: Sequence[Any], now: datetime) -> set[int]:
+        """The ids of the due incidents in `rows` whose check is quiet now: they page nothing
+        until their quiet time ends (incidents/ladder.py's `held`)."""
+        if not self.static().windows and not await _any_silence(conn, now):
+            return set()
+        times = await self.times(conn, now)
+        return {row.id for row in rows if times.of(row.check, row.labels or {}, now) is not None}
+
+
+async def _any_silence(conn: AsyncConnection, now: datetime) -> bool:
+    stmt = (
+        select(func.count())
+        .select_from(silence_rows)
+        .where(
+            silence_rows.c.removed_at.is_(None),
+            silence_rows.c.ends_at > now,
+            silence_rows.c.starts_at <= now,
+        )
+    )
+    return bool((await conn.execute(stmt)).scalar())
+
+
+async def unopened(conn: AsyncConnection) -> list[tuple[str, Status, str]]:
+    """(check, hard status, last summary) of each failing check whose failure has no incident
+    (module docstring): what a quiet time held back."""
+    failing = (
+        await conn.execute(
+            select(
+                check_states.c.check,
+                check_states.c.status,
+                check_states.c.since,
+                check_states.c.last_summary,
+            ).where(check_states.c.status.in_(PROBLEMS))
+        )
+    ).all()
+    if not failing:
+        return []
+    names = [row.check for row in failing]
+    latest = (
+        await conn.execute(
+            select(
+                incidents.c.key,
+                func.max(incidents.c.opened_at).label("opened_at"),
+                func.max(incidents.c.open_key).label("open_key"),
+            )
+            .where(incidents.c.key.in_(names))
+            .group_by(incidents.c.key)
+        )
+    ).all()
+    opened = {row.key: row.opened_at for row in latest}
+    still_open = {row.key for row in latest if row.open_key is not None}
+    found = []
+    for row in failing:
+        last = opened.get(row.check)
+        if row.check in still_open:
+            continue
+        if last is not None and (row.since is None or last >= row.since - _SAME_FAILURE):
+            continue  # paged (or closed by hand) already: this failure had its incident
+        found.append((row.check, Status(row.status), row.last_summary or ""))
+    return found
