@@ -20,7 +20,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from escalatord import plugins
-from escalatord.api import ack, ingest, listings
+from escalatord.api import ack, ingest, listings, silences
 from escalatord.api.app import ApiServices, HealthSources, MetricSources
 from escalatord.api.app import build as build_api
 from escalatord.api.connections import ConnectionGuard, warn_if_few_files
@@ -196,8 +196,10 @@ class App:
                 held=self.monitor,
                 tokens=lambda: self.config.api,
                 checks=lambda: self.config.checks,
+                quiet=lambda now: self.engine.quiet.read(self.store, now),
             ),
             ack=ack.AckServices(links=links, store=self.store, wake=self.dispatcher.wake),
+            silences=silences.SilenceServices(store=self.store, tokens=lambda: self.config.api),
         )
         heartbeats = heartbeat.HeartbeatServices(
             monitor=self.monitor,
@@ -214,7 +216,7 @@ class App:
             monitor=self.monitor,
             dispatcher=self.dispatcher,
             store_health=self.store.health,
-            families=(*optional, self.connections),
+            families=(*optional, self.connections, self.engine.quiet),
         )
 
     async def _take_over(self) -> None:

@@ -178,20 +178,28 @@ def check(config_path: str, name: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def incidents(config_path: str, include_all: bool, site: str | None, as_json: bool) -> None:
     """List open incidents (newest first); a root cause lists the checks it makes unreachable."""
+    from escalatord.escalation.quiet import QuietView
     from escalatord.incidents import service
     from escalatord.incidents.views import incident_json, sites
 
     config = _load(config_path)
+    now = datetime.now(UTC)
 
-    async def fetch(store: Store) -> list[Any]:
+    async def fetch(store: Store) -> tuple[list[Any], Any]:
         async with store.read() as conn:
-            return await service.list_incidents(conn, include_closed=include_all)
+            found = await service.list_incidents(conn, include_closed=include_all)
+            return found, await QuietView(lambda: config).times(conn, now)
 
-    rows = _run(_with_store(config, fetch))
+    rows, times = _run(_with_store(config, fetch))
+
+    def quiet(r: Any) -> Any:  # in a maintenance window or a silence: not paging now
+        return times.of(r.check, r.labels or {}, now) if r.status in _OPEN else None
+
     if site is not None:
         rows = [r for r in rows if site in sites(r)]
     if as_json:
-        click.echo(json.dumps([incident_json(r) for r in rows], indent=2))
+        shown = [{**incident_json(r), "quiet": (q := quiet(r)) and q.to_json()} for r in rows]
+        click.echo(json.dumps(shown, indent=2))
         return
     if not rows:
         what = "no open incidents" if not include_all else "no incidents"
@@ -211,11 +219,16 @@ def incidents(config_path: str, include_all: bool, site: str | None, as_json: bo
         if r.acknowledged_by:
             until = r.snoozed_until and f" (snoozed until {r.snoozed_until:%Y-%m-%d %H:%M:%S})"
             click.echo(f"{'':>5}  {'':<12}  acknowledged by {r.acknowledged_by}{until or ''}")
+        if (q := quiet(r)) is not None:
+            click.echo(f"{'':>5}  {'':<12}  in maintenance: {q.describe()}")
         for a in r.affected or ():
             click.echo(
                 f"{'':>5}  {'':<12}  {'':<8}  {'':<19}  {a.get('site') or '-':<10}"
                 f"    unreachable: {a['check']}"
             )
+
+
+_OPEN = ("triggered", "acknowledged")
 
 
 def _change(

@@ -24,9 +24,10 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
@@ -39,6 +40,7 @@ from escalatord.checks.base import CheckConfig
 from escalatord.core.durations import format_duration
 from escalatord.core.events import rfc3339
 from escalatord.core.lifecycle import IncidentStatus
+from escalatord.core.quiet import QuietTimes
 from escalatord.core.state import CheckState
 from escalatord.core.status import Status
 from escalatord.incidents.views import incident_json, sites
@@ -94,6 +96,9 @@ class ListingServices:
     # Both called on every request, so a reload's tokens and checks apply at once.
     tokens: Callable[[], ReadTokens]  # the config's [api]
     checks: Callable[[], Sequence[CheckConfig]]  # every configured check, in config order
+    # The quiet times at an instant (maintenance windows, stored silences): each check and
+    # open incident says whether it is "in maintenance" (`quiet`). None: never quiet.
+    quiet: Callable[[datetime], Awaitable[QuietTimes]] | None = None
 
 
 class BadParameter(Exception):
@@ -266,13 +271,24 @@ def _measurements(values: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return None if values is None else {k: _finite(v) for k, v in values.items()}
 
 
+def quiet_json(
+    times: QuietTimes | None, check: str, labels: Mapping[str, str], now: datetime
+) -> dict[str, Any] | None:
+    """`quiet` of a check or incident: null, or why it is in maintenance and until when."""
+    found = times.of(check, labels, now) if times is not None else None
+    return found.to_json() if found is not None else None
+
+
 def _checks_body(
     rows: list[tuple[CheckConfig, CheckState, Mapping[str, Any]]],
     statuses: set[str] | None,
     labels: Mapping[str, str],
+    times: QuietTimes | None = None,
+    now: datetime | None = None,
 ) -> str:
+    at = now or datetime.now(UTC)
     out = (
-        check_json(cfg, state, extra)
+        {**check_json(cfg, state, extra), "quiet": quiet_json(times, cfg.name, cfg.labels, at)}
         for cfg, state, extra in rows
         if (statuses is None or state.status.value in statuses)
         and all(cfg.labels.get(key) == value for key, value in labels.items())
@@ -280,8 +296,17 @@ def _checks_body(
     return _dumps("checks", out)
 
 
-def _incidents_body(rows: list[Any]) -> str:
-    return _dumps("incidents", (incident_json(row) for row in rows))
+def _incidents_body(
+    rows: list[Any], times: QuietTimes | None = None, now: datetime | None = None
+) -> str:
+    at = now or datetime.now(UTC)
+
+    def shown(row: Any) -> dict[str, Any]:
+        is_open = row.status in OPEN_STATUSES
+        quiet = quiet_json(times, row.check, row.labels or {}, at) if is_open else None
+        return {**incident_json(row), "quiet": quiet}
+
+    return _dumps("incidents", (shown(row) for row in rows))
 
 
 def _dumps(key: str, items: Iterable[dict[str, Any]]) -> str:
@@ -323,7 +348,9 @@ def routes(services: ListingServices) -> list[Route]:
         except BadParameter as bad:
             return bad.response()
         rows = await select_incidents(services.store, statuses, check, site, limit)
-        return await _reply(_incidents_body, rows)
+        now = datetime.now(UTC)
+        times = await services.quiet(now) if services.quiet is not None else None
+        return await _reply(_incidents_body, rows, times, now)
 
     async def checks_listing(request: Request) -> Response:
         refused = require_read_token(request, services.tokens(), "listing checks")
@@ -339,7 +366,9 @@ def routes(services: ListingServices) -> list[Route]:
         states = await current_states(services.store, services.held)
         never_ran: tuple[CheckState, Mapping[str, Any]] = (CheckState(), {})
         rows = [(cfg, *states.get(cfg.name, never_ran)) for cfg in services.checks()]
-        return await _reply(_checks_body, rows, statuses, labels)
+        now = datetime.now(UTC)
+        times = await services.quiet(now) if services.quiet is not None else None
+        return await _reply(_checks_body, rows, statuses, labels, times, now)
 
     return [
         Route("/api/v1/incidents", incidents_listing, methods=["GET"]),

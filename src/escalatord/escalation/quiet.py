@@ -15,7 +15,7 @@ incident opened since that failure began. The engine opens theirs when a quiet t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from escalatord.core import topology
-from escalatord.core.quiet import QuietTimes, Window
+from escalatord.core.quiet import Quiet, QuietTimes, Window
 from escalatord.core.status import Status
 from escalatord.quiet import silences
 from escalatord.store.db import Store
@@ -48,6 +48,7 @@ class QuietView:
     def __init__(self, config: Callable[[], Config]):
         self._config = config
         self._built: tuple[Config, QuietTimes] | None = None
+        self.quiet_now: dict[str, Quiet] = {}  # configured checks quiet at the last `read`
 
     def static(self) -> QuietTimes:
         """The config's windows, graph and labels, without silences (rebuilt on reload)."""
@@ -73,9 +74,30 @@ class QuietView:
         return QuietTimes(static.windows, stored, static.graph, static.labels_of)
 
     async def read(self, store: Store, now: datetime) -> QuietTimes:
-        """`times` in a read transaction of its own (the calendar's jobs, the API)."""
+        """`times` in a read transaction of its own (the calendar's jobs, the API); also
+        notes which configured checks are quiet at `now`, for /metrics (`metrics`)."""
         async with store.read() as conn:
-            return await self.times(conn, now)
+            times = await self.times(conn, now)
+        checks = self._config().checks
+        found = ((c.name, times.of(c.name, c.labels, now)) for c in checks if c.enabled)
+        self.quiet_now = {name: quiet for name, quiet in found if quiet is not None}
+        return times
+
+    def metrics(self) -> Iterator[tuple[str, str, str, list[tuple[str, float]]]]:
+        """/metrics: the checks quiet at the last look (the calendar looks every 5s)."""
+        yield (
+            "escalatord_checks_quiet",
+            "gauge",
+            "Checks in maintenance now (a [[maintenance]] window or a silence): they run, "
+            "but open no incident and page nobody.",
+            [("", len(self.quiet_now))],
+        )
+        yield (
+            "escalatord_check_quiet",
+            "gauge",
+            "1 for each check in maintenance now, by check.",
+            [(f'{{check="{_label(name)}"}}', 1) for name in sorted(self.quiet_now)],
+        )
 
     def labels(self, check: str) -> dict[str, str]:
         found = self._config().check_by_name.get(check)
@@ -99,6 +121,11 @@ class QuietView:
             return set()
         times = await self.times(conn, now)
         return {row.id for row in rows if times.of(row.check, row.labels or {}, now) is not None}
+
+
+def _label(value: str) -> str:
+    """A Prometheus label value: backslash, quote and newline escaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 async def _any_silence(conn: AsyncConnection, now: datetime) -> bool:
