@@ -214,6 +214,8 @@ def test_an_open_incident_stops_escalating_in_a_silence_and_resumes_after(tmp_pa
             held = silence(config, "--check", "web", "--for", "9s")
             ends = datetime.fromisoformat(held["ends_at"]).timestamp()
             opened = pages(target, "web", 0)[0].at
+            listed = cli(config, "incidents").stdout
+            assert f"in maintenance: silence {held['id']} until" in listed, listed
             assert ends > opened + 5, "the silence came too late to hold level 1"
             wait_until(lambda: pages(target, "web", 1), 30, "web's level 1")
             arrived = pages(target, "web", 1)[0].at
