@@ -212,8 +212,9 @@ def incidents(config_path: str, include_all: bool, site: str | None, as_json: bo
     for r in rows:
         opened = r.opened_at.strftime("%Y-%m-%d %H:%M:%S")
         where = (r.labels or {}).get("site") or "-"
+        title = f"[{r.kind}] {r.title}" if r.kind else r.title  # a problem: left unmarked
         click.echo(
-            f"{r.id:>5}  {r.status:<12}  {r.severity:<8}  {opened:<19}  {where:<10}  {r.title}"
+            f"{r.id:>5}  {r.status:<12}  {r.severity:<8}  {opened:<19}  {where:<10}  {title}"
             + (f" — {r.summary}" if r.summary else "")
         )
         if r.acknowledged_by:

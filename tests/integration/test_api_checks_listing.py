@@ -123,7 +123,7 @@ async def test_a_check_after_a_failure_and_one_that_never_ran(app: App):
         "labels": {"site": "hq", "category": "db"}, "interval": "1d",
         "depends_on": ["web-ok"], "depends_on_any": [],
         "status": "ok", "hard": True, "attempts": 0, "pending": None, "since": None,
-        "last_status": None, "last_summary": "", "last_check_at": None,
+        "last_status": None, "last_summary": "", "last_check_at": None, "flapping": False,
         "last_duration": None, "measurements": None, "quiet": None,
     }  # fmt: skip
     archive = everything["archive"]

@@ -72,6 +72,10 @@ class Checks(Protocol):
     @property
     def completed(self) -> int: ...
 
+    @property
+    def flapping(self) -> Sized:
+        """The checks flapping now (core/flapping.py)."""
+
 
 class Delivery(Protocol):
     """The dispatcher's delivery counters (notify/dispatcher.py `Dispatcher`)."""
@@ -224,6 +228,12 @@ def prometheus_text(sources: MetricSources) -> str:
         "counter",
         "Check runs that produced a result.",
         [("", sources.monitor.completed)],
+    )
+    metric(
+        "escalatord_checks_flapping",
+        "gauge",
+        "Checks flapping now: one flapping incident each instead of a page per change.",
+        [("", len(sources.monitor.flapping))],
     )
     late = sorted(itertools.islice(reversed(scheduler.lateness), LATENESS_WINDOW))
     metric(

@@ -257,6 +257,7 @@ def check_json(cfg: CheckConfig, state: CheckState, extra: Mapping[str, Any]) ->
         "last_status": state.last_status.value if state.last_status else None,
         "last_summary": state.last_summary,
         "last_check_at": rfc3339(state.last_check_at),
+        "flapping": state.flapping,
         "last_duration": _finite(extra.get("duration")),
         "measurements": _measurements(extra.get("measurements")),
     }

@@ -24,10 +24,11 @@ def incident_json(row: Any) -> dict[str, Any]:
     `ack_url` always null) plus its rule, lifecycle times and who changed it, the close note,
     when the next escalation step is due (null when nothing more will be sent; for an
     acknowledged incident, when `ack_timeout` or its snooze re-triggers it) and the end of
-    its snooze."""
+    its snooze; `kind` is "problem", or "flapping" for a flapping check's incident."""
     data = service.view(row).to_json()
     data.update(
         {
+            "kind": row.kind or "problem",
             "rule": row.rule,
             "acknowledged_at": rfc3339(row.acknowledged_at),
             "acknowledged_by": row.acknowledged_by,
