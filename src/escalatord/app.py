@@ -143,8 +143,9 @@ class App:
         self.calendar.start()
         # Maintenance windows and silences: a job at each end pages what still fails, and the
         # first run (now) what a quiet time that ended while the daemon was down held back.
-        quiet = QuietJobs(self.calendar, lambda now: self.engine.quiet.read(self.store, now),
-                          self.engine.release)  # fmt: skip
+        view, store = self.engine.quiet, self.store
+        quiet = QuietJobs(self.calendar, lambda now: view.read(store, now), self.engine.release,
+                          lambda at, edge, what: view.note(store, at, edge, what))  # fmt: skip
         quiet.start()
         # SNMP traps: received once the monitor runs; snmp_trap checks without them never change.
         if self.traps is not None:

@@ -8,8 +8,9 @@ maintenance windows (in each window's time zone) and of silences (UTC).
   force between two looks (removed, or too short to get a job of its own) and at its first
   run, so a daemon restarted after a window closed pages what is still failing.
 - `quiet:<what>:<edge>:<instant>`: at a window's or silence's end calls `ended(at)` (the
-  engine opens the incidents of checks still failing, `Engine.release`); at a start, only a
-  log line: a quiet check is held where incidents open and levels fire, at that instant.
+  engine opens the incidents of checks still failing, `Engine.release`); at both, `noted`
+  writes an entry on the timeline of the open incidents it covers. A quiet check is held
+  where incidents open and levels fire, at that instant: no job is needed for that.
 
 Nothing is stored here: every job is placed again from the config and the silences.
 """
@@ -38,13 +39,15 @@ _PREFIX = "quiet:"
 
 class QuietJobs:
     """The jobs above, on `calendar`. `times(now)` reads the quiet times; `ended(at)` is
-    called at every end. Counters: `ends` (end jobs run)."""
+    called at every end, `noted(at, edge, what)` at every start and end. Counters: `ends`
+    (end jobs run)."""
 
     def __init__(
         self,
         calendar: Calendar,
         times: Callable[[datetime], Awaitable[QuietTimes]],
         ended: Callable[[datetime], Awaitable[Any]],
+        noted: Callable[[datetime, str, str], Awaitable[Any]] | None = None,
         *,
         clock: Callable[[], datetime] | None = None,
         recheck: float = RECHECK,
@@ -52,6 +55,7 @@ class QuietJobs:
         self.calendar = calendar
         self.times = times
         self.ended = ended
+        self.noted = noted
         self.clock = clock or (lambda: datetime.now(UTC))
         self.recheck = recheck
         self.ends = 0
@@ -96,6 +100,8 @@ class QuietJobs:
 
     async def _edge(self, at: datetime, edge: str, what: str) -> None:
         log.info(f"quiet_{edge}", what=what, at=at.isoformat())
+        if self.noted is not None:
+            await self.noted(at, edge, what)
         if edge == "end":
             await self.ended(at)
             self.ends += 1

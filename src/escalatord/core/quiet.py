@@ -169,7 +169,7 @@ class QuietTimes:
         why: list[str] = []
         until: datetime | None = None
         for window in self.windows:
-            if not self._window_covers(window, check, labels):
+            if not self.window_covers(window, check, labels):
                 continue
             end = window.until(at)
             if end is not None:
@@ -181,7 +181,8 @@ class QuietTimes:
                 until = max(until or silence.end, silence.end)
         return Quiet(tuple(why), until) if until is not None else None
 
-    def _window_covers(self, window: Window, check: str, labels: Mapping[str, str]) -> bool:
+    def window_covers(self, window: Window, check: str, labels: Mapping[str, str]) -> bool:
+        """Whether `window` covers `check` (with `labels`), its `children` included."""
         if window.cover.covers(check, labels):
             return True
         return window.children and any(

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from escalatord.core import topology
@@ -28,7 +28,7 @@ from escalatord.core.quiet import Quiet, QuietTimes, Window
 from escalatord.core.status import Status
 from escalatord.quiet import silences
 from escalatord.store.db import Store
-from escalatord.store.tables import check_states, incidents
+from escalatord.store.tables import check_states, incidents, timeline
 from escalatord.store.tables import silences as silence_rows
 
 if TYPE_CHECKING:
@@ -99,6 +99,45 @@ class QuietView:
             [(f'{{check="{_label(name)}"}}', 1) for name in sorted(self.quiet_now)],
         )
 
+    async def note(self, store: Store, at: datetime, edge: str, what: str) -> int:
+        """At the `edge` ("start" | "end") of `what` ("maintenance NAME", "silence N"): an
+        entry on the timeline of each open incident it covers; returns how many."""
+        async with store.write() as conn:
+            times = await self.times(conn, at)
+            window = next((w for w in times.windows if f"maintenance {w.name}" == what), None)
+            silence = next((s for s in times.silences if f"silence {s.id}" == what), None)
+            if window is not None:
+                until = window.until(at)
+
+                def covers(check: str, labels: dict[str, str]) -> bool:
+                    return times.window_covers(window, check, labels)
+            elif silence is not None:
+                until = silence.end
+
+                def covers(check: str, labels: dict[str, str]) -> bool:
+                    return silence.cover.covers(check, labels)
+            else:
+                return 0  # gone meanwhile (a reload, a removed silence: noted when removed)
+            if edge == "start":
+                shown = until.isoformat() if until is not None else "its end"
+                message = f"{what} began: no level is paged until {shown}"
+            else:
+                message = f"{what} ended: levels that fell due are paged now"
+            rows = await conn.execute(
+                select(incidents.c.id, incidents.c.check, incidents.c.labels).where(
+                    incidents.c.status.in_(silences.OPEN)
+                )
+            )
+            entries = [
+                {"incident_id": r.id, "at": at, "kind": "quiet", "actor": "escalatord",
+                 "message": message, "data": {"quiet": what, "edge": edge}}
+                for r in rows.all()
+                if covers(r.check, r.labels or {})
+            ]  # fmt: skip
+            if entries:
+                await conn.execute(insert(timeline), entries)
+            return len(entries)
+
     def labels(self, check: str) -> dict[str, str]:
         found = self._config().check_by_name.get(check)
         return dict(found.labels) if found is not None else {}
@@ -151,7 +190,11 @@ async def unopened(conn: AsyncConnection) -> list[tuple[str, Status, str]]:
                 check_states.c.status,
                 check_states.c.since,
                 check_states.c.last_summary,
-            ).where(check_states.c.status.in_(PROBLEMS))
+            )
+            .where(check_states.c.status.in_(PROBLEMS))
+            # A flapping check's failures are its flapping incident's (escalation/flapping.py);
+            # one that stops flapping while quiet is picked up here once flapping is 0.
+            .where(func.coalesce(check_states.c.flapping, 0) == 0)
         )
     ).all()
     if not failing:

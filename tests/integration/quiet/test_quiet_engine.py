@@ -137,3 +137,24 @@ async def test_a_closed_incident_of_a_failing_check_is_not_opened_again(store: S
     async with store.write() as conn:
         await service.close(conn, incident_id, note="known", by="alice", now=T0)
     assert await engine.release() == []
+
+
+async def test_a_window_edge_is_noted_on_the_open_incidents_it_covers(store: Store) -> None:
+    """At the window's start and end, the router's open incident gets a timeline entry each;
+    an unknown window notes nothing."""
+    clock = Clock(T0)
+    engine = Engine(store, CONFIG, wake=lambda: None, clock=clock)
+    incident_id = await fail(engine, "router", T0)
+    assert incident_id is not None
+    what = "maintenance patch-night"
+    assert await engine.quiet.note(store, WINDOW_START, "start", what) == 1
+    assert await engine.quiet.note(store, WINDOW_START + timedelta(hours=1), "end", what) == 1
+    assert await engine.quiet.note(store, WINDOW_START, "start", "maintenance gone") == 0
+    async with store.read() as conn:
+        entries = await service.get_timeline(conn, incident_id)
+    quiet = [e for e in entries if e.kind == "quiet"]
+    assert [e.message.split(":")[0] for e in quiet] == [
+        "maintenance patch-night began",
+        "maintenance patch-night ended",
+    ]
+    assert "2026-12-05T23:00:00+00:00" in quiet[0].message
