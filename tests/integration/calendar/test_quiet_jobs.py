@@ -1,0 +1,59 @@
+"""The calendar's quiet-time jobs in a running loop (calendar/quiet.py): a DateTrigger at
+each window edge in the window's zone, `ended` at the first look and when a silence goes,
+the jobs of a removed silence dropped."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from escalatord.calendar.jobs import Calendar, Plan
+from escalatord.calendar.quiet import QuietJobs
+from escalatord.core.quiet import Cover, QuietTimes, Silence, Window
+from escalatord.store.db import Store
+from tests.support.app import eventually
+
+NY = ZoneInfo("America/New_York")
+NIGHTLY = Window(
+    "night", Cover(checks=("a",)), NY, schedule="0 22 * * *", duration=timedelta(hours=2)
+)
+
+
+async def test_jobs_at_window_edges_and_ends_of_silences(tmp_path: Path) -> None:
+    """The first look calls `ended` (a restart) and places the window's next start and end
+    (22:00 and 00:00 New York time) and a silence's end; the silence gone, its job goes and
+    `ended` is called again."""
+    now = datetime.now(UTC)
+    silence = Silence(1, Cover(checks=("a",)), now, now + timedelta(hours=1))
+    state = {"silences": [silence]}
+    ended: list[datetime] = []
+
+    async def times(at: datetime) -> QuietTimes:
+        return QuietTimes(windows=[NIGHTLY], silences=state["silences"])
+
+    async def on_end(at: datetime) -> None:
+        ended.append(at)
+
+    async with Store(f"sqlite:///{tmp_path}/db.sqlite") as store:
+        calendar = Calendar(store, Plan())
+        calendar.start()
+        jobs = QuietJobs(calendar, times, on_end, recheck=0.2)
+        jobs.start()
+        try:
+            await eventually(lambda: len(ended) == 1, what="the first look")
+            placed = {k: v for k, v in calendar.jobs().items() if k.startswith("quiet:")}
+            starts = [v for k, v in placed.items() if ":maintenance night:start:" in k]
+            assert starts and all(v.astimezone(NY).hour == 22 for v in starts)
+            ends = [v for k, v in placed.items() if ":maintenance night:end:" in k]
+            assert ends and all(v.astimezone(NY).hour == 0 for v in ends)
+            assert any(k.startswith("quiet:silence 1:end:") for k in placed)
+
+            state["silences"] = []  # removed by another process
+            await eventually(lambda: len(ended) == 2, what="the silence's removal")
+            await eventually(
+                lambda: not any(k.startswith("quiet:silence 1:") for k in calendar.jobs()),
+                what="the silence's job to go",
+            )
+        finally:
+            await calendar.stop(1)
