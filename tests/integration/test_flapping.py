@@ -177,3 +177,15 @@ async def test_flap_detection_off_pages_every_change(store):
     rows = await all_incidents(store)
     assert len(rows) == 10 and all(r.kind is None for r in rows)
     assert mon.states["hl7-feed"].flap_history == ""
+
+
+async def test_release_after_a_quiet_time_leaves_a_flapping_check_alone(store):
+    """The engine's release (a quiet time ended, or start) opens no problem incident for a
+    check failing while it flaps: its flapping incident stands for it."""
+    clock = Clock()
+    mon = monitor(store, clock)
+    await feed(mon, clock, [CRIT, OK] * 10 + [CRIT])
+    assert mon.states["hl7-feed"].flapping and mon.states["hl7-feed"].status is CRIT
+    before = len(await all_incidents(store))
+    assert await mon.engine.release() == []
+    assert len(await all_incidents(store)) == before

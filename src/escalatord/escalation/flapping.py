@@ -70,7 +70,11 @@ def opening(tr: Transition, state: CheckState) -> Opening:
 async def started(conn: Any, tr: Transition, opened: int | None, now: datetime) -> None:
     """After the flapping incident `opened` (None: no rule matched): the check's open problem
     incident, if any, is resolved with a note; the flapping incident carries on for it."""
-    where = f"incident {opened}" if opened is not None else "no incident (no rule matched)"
+    where = (
+        f"incident {opened}"
+        if opened is not None
+        else "no incident (no rule matched, or the check is quiet)"
+    )
     await service.resolve_key(
         conn, tr.check, now=now, by=BY, summary=f"{tr.check} is flapping: followed on {where}"
     )
