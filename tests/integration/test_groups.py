@@ -4,14 +4,20 @@ the group, members resolve on their own, and a leader that ends hands its ladder
 
 from __future__ import annotations
 
+import textwrap
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 
+from escalatord.config.loader import load_text
 from escalatord.config.model import PolicyConfig
+from escalatord.core import rules
 from escalatord.core.grouping import Grouping
 from escalatord.core.planning import snapshot
+from escalatord.core.state import Transition
+from escalatord.core.status import Status
+from escalatord.escalation.engine import Engine
 from escalatord.incidents import service
 from escalatord.store.db import Store
 from escalatord.store.tables import outbox
@@ -199,3 +205,59 @@ async def test_the_last_member_ending_ends_the_group(store):
         await act(store, service.resolve, incident_id, 60 + n, by="recovery")
     assert await fire(store, 600) == 0
     assert [(await row(store, i)).next_step_at for i in ids] == [None] * 3
+
+
+async def test_a_snoozed_member_restarts_the_groups_ladder_at_its_end(store):
+    """Snoozing a member acknowledges the group and snoozes it through the leader; at the end
+    the leader re-triggers with every member, and the group is paged again as one."""
+    leader, db, dns = await storm(store)
+    await fire(store, 30)
+    await act(store, service.snooze, db, 40, until=at(100), by="alice")
+    assert [(await row(store, i)).status for i in (leader, db, dns)] == ["acknowledged"] * 3
+    assert ((await row(store, db)).next_step_at, (await row(store, leader)).next_step_at) == (
+        None,
+        at(100),
+    )
+    async with store.write() as conn:
+        assert await service.retrigger_due(conn, at(100)) == [leader]
+    assert [(await row(store, i)).status for i in (leader, db, dns)] == ["triggered"] * 3
+    assert await fire(store, 100) == 1
+    assert members((await pages(store))[-1]) == ["web", "db", "dns"]
+
+
+async def test_a_root_cause_is_never_grouped(store):
+    """A down check that others depend on opens alone (it already covers its dependants);
+    a plain check of the same site is grouped, and without group_by nothing is."""
+    config = load_text(
+        textwrap.dedent("""
+        [[check]]
+        name = "router"
+        type = "tcp"
+        host = "127.0.0.1"
+        port = 9
+        labels = { site = "boston" }
+        [[check]]
+        name = "web"
+        type = "tcp"
+        host = "127.0.0.1"
+        port = 9
+        depends_on = ["router"]
+        labels = { site = "boston" }
+        [[rule]]
+        name = "sites"
+        group_by = ["site"]
+        """),
+        env={},
+    )
+    engine = Engine(store, config, wake=lambda: None)
+    decision = rules.match(config.rules, {"site": "boston"}, "router", Status.CRITICAL)
+    assert decision is not None
+
+    def tr(check: str, status: Status) -> Transition:
+        return Transition(check, Status.OK, status, T0, "down")
+
+    assert engine._grouping(decision, tr("router", Status.CRITICAL)) is None
+    assert engine._grouping(decision, tr("router", Status.WARNING)) == Grouping(
+        "sites", ("site",), timedelta(seconds=30)
+    )
+    assert engine._grouping(decision, tr("web", Status.CRITICAL)) is not None

@@ -269,3 +269,17 @@ async def with_group(conn: AsyncConnection, row: Any, data: dict[str, Any]) -> d
     if getattr(row, "group_id", None) is None:
         return data
     return {**data, "group": await describe(conn, row)}
+
+
+async def lead(conn: AsyncConnection, incident_id: int) -> int:
+    """The incident whose timers stand for `incident_id` (a snooze's end): its group's leader
+    while that is open, else the incident itself. A member has no ladder to restart."""
+    row = (
+        await conn.execute(select(incidents.c.group_id).where(incidents.c.id == incident_id))
+    ).first()
+    if row is None or row.group_id is None or row.group_id == incident_id:
+        return incident_id
+    status = (
+        await conn.execute(select(incidents.c.status).where(incidents.c.id == row.group_id))
+    ).scalar()
+    return row.group_id if status in OPEN else incident_id

@@ -128,11 +128,15 @@ async def snooze(
         await acknowledge(conn, incident_id, by=by, now=now, how=f"(snoozed {end})")
     else:
         await add_timeline(conn, incident_id, now, "snoozed", f"snoozed by {by} {end}", actor=by)
+    # A storm's member is snoozed through its group's leader: the leader's ladder restarts at
+    # the end and pages for the group (groups.py); a member has no ladder of its own.
+    timer = await groups.lead(conn, incident_id)
     await conn.execute(
         update(incidents)
-        .where(incidents.c.id == incident_id)
-        .values(snoozed_until=until, next_step_at=until, acknowledged_by=by)
+        .where(incidents.c.id.in_({incident_id, timer}))
+        .values(snoozed_until=until, acknowledged_by=by)
     )
+    await conn.execute(update(incidents).where(incidents.c.id == timer).values(next_step_at=until))
     return await get(conn, incident_id)
 
 
