@@ -110,6 +110,11 @@ incidents = Table(
     # the id of its first incident, whose pages list every member. NULL: not grouped.
     Column("group_key", String(400)),
     Column("group_id", Integer),
+    # Business impact (issue 15): the matched rule's [[category]] and its priority (1 = most
+    # urgent), and whether this is a drill (`escalatord drill`: never counted in real MTTA).
+    Column("category", String(200)),
+    Column("priority", Integer),
+    Column("drill", Integer),
     # When the escalation ladder started: NULL for opened_at; set when `ack_timeout`
     # re-triggers an acknowledged incident and the ladder starts again from level 0.
     Column("ladder_at", UTCDateTime),
