@@ -37,6 +37,7 @@ from escalatord.commands.common import unknown_name as _unknown
 from escalatord.commands.common import who as _who
 from escalatord.commands.common import with_store as _with_store
 from escalatord.commands.incidents import reassign, snooze
+from escalatord.commands.lint import lint
 from escalatord.commands.oncall import oncall
 from escalatord.commands.silences import silence
 
@@ -54,6 +55,7 @@ main.add_command(oncall)  # the group lives in commands/oncall.py: cli.py is kep
 main.add_command(snooze)  # snooze and reassign: commands/incidents.py
 main.add_command(reassign)
 main.add_command(silence)  # commands/silences.py
+main.add_command(lint)  # commands/lint.py (the analysis: config/lint.py)
 
 
 @main.command()
