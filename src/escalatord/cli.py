@@ -39,6 +39,7 @@ from escalatord.commands.common import with_store as _with_store
 from escalatord.commands.incidents import reassign, snooze
 from escalatord.commands.lint import lint
 from escalatord.commands.oncall import oncall
+from escalatord.commands.report import report_command
 from escalatord.commands.silences import silence
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ main.add_command(oncall)  # the group lives in commands/oncall.py: cli.py is kep
 main.add_command(snooze)  # snooze and reassign: commands/incidents.py
 main.add_command(reassign)
 main.add_command(silence)  # commands/silences.py
+main.add_command(report_command)  # commands/report.py
 main.add_command(lint)  # commands/lint.py (the analysis: config/lint.py)
 
 

@@ -1,0 +1,173 @@
+"""`escalatord report`: how the incidents of the last days went, for people or scripts.
+
+    escalatord report [--since 30d] [--by category|check|site|person] [--format md|json|csv]
+
+incidents/history.py reads the incidents opened since then (read-only), core/report.py
+computes the figures, this module prints them; docs/report.md describes each figure and the
+JSON shape. Exit codes: 0 done; 1 no database at the configured path; 2 a usage error (a
+--since that is not a positive duration, an unknown --by or --format) or a rejected config.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from escalatord.commands.common import config_option, load_config, run_async, with_store
+from escalatord.core.durations import format_duration, parse_duration
+from escalatord.core.events import rfc3339
+from escalatord.core.report import ALL, GROUPINGS, Figures, Report, report
+
+if TYPE_CHECKING:
+    from escalatord.config.model import Config
+    from escalatord.store.db import Store
+
+COLUMNS = (
+    "incidents", "acknowledged", "resolved", "mtta_p50", "mtta_p90", "mttr_p50", "mttr_p90",
+    "escalated", "escalated_share", "pages", "pages_out_of_hours",
+)  # fmt: skip
+
+
+def _since(ctx: click.Context, param: click.Parameter, text: str) -> timedelta:
+    try:
+        since = parse_duration(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if since <= timedelta(0):
+        raise click.BadParameter(f"{text!r} is not a positive duration, e.g. 30d or 12h")
+    return since
+
+
+def zones(config: Config) -> dict[str, tzinfo]:
+    """Each configured person's zone for working hours: their own `timezone`, else that of the
+    first [[schedule]] (in config order) with them in a layer, else UTC (the default)."""
+    from escalatord.config.people import zone  # pydantic: loaded by this command only
+
+    found: dict[str, tzinfo] = {}
+    for schedule in config.schedules:
+        for layer in schedule.layers:
+            for name in layer.members:
+                found.setdefault(name, schedule.zone)
+    for person in config.persons:
+        if person.timezone:
+            found[person.name] = zone(person.timezone)
+    return found
+
+
+@click.command(short_help="Incidents, MTTA/MTTR, escalations and pages since a time.")
+@config_option
+@click.option(
+    "--since", "since", default="30d", show_default=True, callback=_since, metavar="DURATION",
+    help="Incidents opened this long ago or later (30d, 12h, 2w).",
+)  # fmt: skip
+@click.option("--by", "by", type=click.Choice(GROUPINGS), help="Group the figures.")
+@click.option(
+    "--format", "fmt", type=click.Choice(("md", "json", "csv")), default="md", show_default=True,
+    help="md: tables for people; json: for scripts (docs/report.md); csv: one row per group.",
+)  # fmt: skip
+def report_command(config_path: str, since: timedelta, by: str | None, fmt: str) -> None:
+    """Incidents opened since --since: count, MTTA and MTTR (p50/p90, nearest-rank), share
+    escalated past level 0, pages per person and out of their working hours (Mon–Fri
+    08:00–18:00 in their zone), the noisiest checks, and drills apart. docs/report.md."""
+    config = load_config(config_path)
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - since
+
+    async def read(store: Store) -> Any:
+        from escalatord.incidents.history import history
+
+        async with store.read() as conn:
+            return await history(conn, start)
+
+    incidents, pages = run_async(with_store(config, read))
+    found = report(incidents, pages, zones(config), by)
+    span = {"since": rfc3339(start), "until": rfc3339(now)}
+    if fmt == "json":
+        click.echo(json.dumps(as_json(found, span), indent=2))
+    elif fmt == "csv":
+        click.echo(as_csv(found), nl=False)
+    else:
+        click.echo(as_md(found, span, format_duration(since)))
+
+
+report_command.name = "report"
+
+
+def as_json(found: Report, span: dict[str, str | None]) -> dict[str, Any]:
+    """The JSON shape docs/report.md documents."""
+    return {
+        **span,
+        "by": found.by,
+        "real": found.real.to_json(),
+        "groups": [{"group": g, **f.to_json()} for g, f in found.groups.items()],
+        "people": [p.__dict__ for p in found.people],
+        "noisiest_checks": [{"check": c, "incidents": n} for c, n in found.noisiest],
+        "drills": found.drills.to_json(),
+    }
+
+
+def as_csv(found: Report) -> str:
+    """One row per group of real incidents (one `(all)` row without --by); seconds."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([found.by or "group", *COLUMNS])
+    groups = found.groups if found.by else {ALL: found.real}
+    for name, figures in groups.items():
+        values = figures.to_json()
+        writer.writerow([name, *("" if values[c] is None else values[c] for c in COLUMNS)])
+    return out.getvalue()
+
+
+def _t(seconds: float | None) -> str:
+    return "-" if seconds is None else format_duration(timedelta(seconds=round(seconds)))
+
+
+def _share(f: Figures) -> str:
+    return "-" if f.escalated_share is None else f"{f.escalated_share:.0%}"
+
+
+def _row(name: str, f: Figures) -> str:
+    cells = [
+        name, str(f.incidents), _t(f.mtta_p50), _t(f.mtta_p90), _t(f.mttr_p50), _t(f.mttr_p90),
+        _share(f), str(f.pages), str(f.pages_out_of_hours),
+    ]  # fmt: skip
+    return "| " + " | ".join(cells) + " |"
+
+
+HEADER = (
+    "|  | incidents | MTTA p50 | MTTA p90 | MTTR p50 | MTTR p90 | escalated | pages "
+    "| out of hours |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def as_md(found: Report, span: dict[str, str | None], since: str) -> str:
+    """Markdown tables: the real figures (and groups), pages per person, noisiest checks,
+    drills."""
+    lines = [f"# Incident report: the last {since}", "", f"{span['since']} to {span['until']}"]
+    lines += ["", "## Incidents", "", HEADER, _row("all", found.real)]
+    if found.by:
+        lines += ["", f"## By {found.by}", "", HEADER.replace("|  |", f"| {found.by} |", 1)]
+        lines += [_row(name, f) for name, f in found.groups.items()]
+    lines += ["", "## Pages per person", ""]
+    if found.people:
+        lines += ["| person | pages | out of hours |", "|---|---:|---:|"]
+        lines += [f"| {p.person} | {p.pages} | {p.out_of_hours} |" for p in found.people]
+    else:
+        lines.append("No pages to people.")
+    lines += ["", "## Noisiest checks", ""]
+    if found.noisiest:
+        lines += ["| check | incidents |", "|---|---:|"]
+        lines += [f"| {c} | {n} |" for c, n in found.noisiest]
+    else:
+        lines.append("No incidents.")
+    lines += ["", "## Drills (not counted above)", ""]
+    if found.drills.incidents:
+        lines += [HEADER, _row("drills", found.drills)]
+    else:
+        lines.append("No drills.")
+    return "\n".join(lines)
