@@ -179,8 +179,11 @@ def check(config_path: str, name: str, as_json: bool) -> None:
     default=None,
     help="Only incidents of this site (labels.site of the check or of a check it affects).",
 )
+@click.option("--category", default=None, help="Only incidents of this [[category]] (its name).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def incidents(config_path: str, include_all: bool, site: str | None, as_json: bool) -> None:
+def incidents(
+    config_path: str, include_all: bool, site: str | None, category: str | None, as_json: bool
+) -> None:
     """List open incidents (newest first); a root cause lists the checks it makes unreachable."""
     from escalatord.escalation.quiet import QuietView
     from escalatord.incidents import service
@@ -191,7 +194,9 @@ def incidents(config_path: str, include_all: bool, site: str | None, as_json: bo
 
     async def fetch(store: Store) -> tuple[list[Any], Any]:
         async with store.read() as conn:
-            found = await service.list_incidents(conn, include_closed=include_all)
+            found = await service.list_incidents(
+                conn, include_closed=include_all, category=category
+            )
             return found, await QuietView(lambda: config).times(conn, now)
 
     rows, times = _run(_with_store(config, fetch))
@@ -207,7 +212,11 @@ def incidents(config_path: str, include_all: bool, site: str | None, as_json: bo
         return
     if not rows:
         what = "no open incidents" if not include_all else "no incidents"
-        click.echo(what + (f" for site {site}" if site is not None else ""))
+        click.echo(
+            what
+            + (f" for site {site}" if site is not None else "")
+            + (f" of category {category}" if category is not None else "")
+        )
         return
     click.echo(
         f"{'ID':>5}  {'STATUS':<12}  {'SEVERITY':<8}  {'OPENED (UTC)':<19}  {'SITE':<10}  "
@@ -221,6 +230,8 @@ def incidents(config_path: str, include_all: bool, site: str | None, as_json: bo
             f"{r.id:>5}  {r.status:<12}  {r.severity:<8}  {opened:<19}  {where:<10}  {title}"
             + (f" — {r.summary}" if r.summary else "")
         )
+        if r.category:  # business impact: said under the title, the columns stay as they were
+            click.echo(f"{'':>5}  {'':<12}  category {r.category} (priority {r.priority})")
         if r.acknowledged_by:
             until = r.snoozed_until and f" (snoozed until {r.snoozed_until:%Y-%m-%d %H:%M:%S})"
             click.echo(f"{'':>5}  {'':<12}  acknowledged by {r.acknowledged_by}{until or ''}")

@@ -155,7 +155,7 @@ async def test_tokens(app: App):
         ({"limit": "1001"}, "limit", ["1-1000"]),
         ({"limit": "ten"}, "limit", ["1-1000"]),
         ({"check": " "}, "check", ["a check name"]),
-        ({"sort": "id"}, "sort", ["status", "check", "site", "limit"]),
+        ({"sort": "id"}, "sort", ["status", "check", "site", "category", "limit"]),
         ([("status", "open"), ("status", "all")], "status", [*listings.INCIDENT_PARAMS["status"]]),
     ],
 )

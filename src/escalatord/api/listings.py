@@ -10,7 +10,8 @@ of range is a 400 whose JSON names the `parameter` and the `allowed` values.
 - `/api/v1/incidents` → `{"incidents": [...]}`, newest first, each exactly what
   `escalatord incidents --json` prints (`incidents/views.py`). `status` (default `open`:
   triggered and acknowledged; `all`; or a comma list of statuses), `check` (the incident's
-  check name), `site` (as `escalatord incidents --site`), `limit` (1-1000, default 100).
+  check name), `site` (as `escalatord incidents --site`), `category` (a `[[category]]` name,
+  as `escalatord incidents --category`), `limit` (1-1000, default 100).
 - `/api/v1/checks` → `{"checks": [...]}`, every configured check in config order, enabled or
   not, with its state (core/state.py `CheckState`, as the `check_states` table holds it).
   `status` (a comma list: the hard status) and `label=key=value` (repeatable: all must match).
@@ -66,6 +67,7 @@ INCIDENT_PARAMS = {
     "status": [*INCIDENT_ALIASES, *INCIDENT_STATUSES],
     "check": ["a check name"],
     "site": ["a site (labels.site)"],
+    "category": ["a category name"],
     "limit": LIMITS,
 }
 CHECK_PARAMS = {"status": list(CHECK_STATUSES), "label": ["key=value"]}
@@ -180,7 +182,12 @@ def _labels(values: list[str]) -> dict[str, str]:
 
 
 async def select_incidents(
-    store: Reader, statuses: set[str], check: str | None, site: str | None, limit: int
+    store: Reader,
+    statuses: set[str],
+    check: str | None,
+    site: str | None,
+    limit: int,
+    category: str | None = None,
 ) -> list[Any]:
     """Incident rows newest first, at most `limit`, read on one reader connection (one
     snapshot on SQLite)."""
@@ -189,6 +196,8 @@ async def select_incidents(
         stmt = stmt.where(incidents.c.status.in_(sorted(statuses)))
     if check is not None:
         stmt = stmt.where(incidents.c.check == check)
+    if category is not None:
+        stmt = stmt.where(incidents.c.category == category)
     async with store.read() as conn:
         if site is None:
             return list((await conn.execute(stmt.limit(limit))).all())
@@ -345,10 +354,11 @@ def routes(services: ListingServices) -> list[Route]:
             )
             check = _one(params, "check", INCIDENT_PARAMS)
             site = _one(params, "site", INCIDENT_PARAMS)
+            category = _one(params, "category", INCIDENT_PARAMS)
             limit = _limit(_one(params, "limit", INCIDENT_PARAMS))
         except BadParameter as bad:
             return bad.response()
-        rows = await select_incidents(services.store, statuses, check, site, limit)
+        rows = await select_incidents(services.store, statuses, check, site, limit, category)
         now = datetime.now(UTC)
         times = await services.quiet(now) if services.quiet is not None else None
         return await _reply(_incidents_body, rows, times, now)

@@ -10,7 +10,17 @@ from typing import Any
 from escalatord.core.topology import find_cycles
 
 # The [[item]] kinds that have names.
-KINDS = ("check", "notifier", "rule", "policy", "person", "team", "schedule", "maintenance")
+KINDS = (
+    "check",
+    "notifier",
+    "rule",
+    "policy",
+    "person",
+    "team",
+    "schedule",
+    "maintenance",
+    "category",
+)
 # What a level's `notify` may name; these names share one namespace (config/people_checks.py).
 TARGETS = ("person", "team", "schedule", "notifier")
 
@@ -72,6 +82,7 @@ def cross_check(items: list[Item], at: Callable[[Item, str, str], None]) -> None
         refs: list[tuple[str, str | None]] = []
         if item.kind == "rule":
             refs.append(("policy", unknown("policy", item.data.get("policy"))))
+            refs.append(("category", unknown("category", item.data.get("category"))))
         elif item.kind == "policy":
             for index, level in enumerate(item.list("level")):
                 notify = level.get("notify") if isinstance(level, dict) else None

@@ -5,8 +5,8 @@ frozen `Config` or raises `ConfigError` listing EVERY problem found (file, key p
 
 1. Each file is parsed with rtoml (Rust; tomli, tomllib's own source, reports syntax
    errors). Top-level keys: include, daemon, defaults, api, traps, check, rule, policy,
-   notifier, person, team, schedule, maintenance; `daemon`, `defaults`, `api`, `traps` only in the
-   main file.
+   notifier, person, team, schedule, maintenance, category; `daemon`, `defaults`, `api`,
+   `traps` only in the main file.
 2. `${VAR}` in any string value is replaced from the environment; `$${` is a literal `${`.
 3. `include = [...]`: paths and globs relative to the including file's directory, each glob
    sorted. A glob matching nothing is fine; a missing plain path is a problem. A file is read
@@ -16,7 +16,8 @@ frozen `Config` or raises `ConfigError` listing EVERY problem found (file, key p
    section's model has a field `X` and no field `X_file`; relative to the key's file.
 5. Checks get the keys `[defaults]` sets and they leave out; every section is validated by its
    model, checks and notifiers by their type's model from `escalatord.plugins`.
-6. Cross-references: duplicate names, unknown policies/notifiers/dependencies, dependency cycles;
+6. Cross-references: duplicate names, unknown policies/notifiers/categories/dependencies,
+   dependency cycles;
    the people sections' shared namespace, members and contacts (config/people_checks.py).
 
 Steps 1-3 are config/reading.py's `Reader`; this module validates (4-5), cross_check in
@@ -42,6 +43,7 @@ from pydantic import BaseModel, ValidationError
 
 from escalatord import plugins
 from escalatord.config import messages
+from escalatord.config.categories import CategoryConfig
 from escalatord.config.items import Item, cross_check
 from escalatord.config.model import (
     ApiConfig,
@@ -75,6 +77,7 @@ _ITEM_MODELS: dict[str, type[BaseModel]] = {
     "team": TeamConfig,
     "schedule": ScheduleConfig,
     "maintenance": MaintenanceConfig,
+    "category": CategoryConfig,
 }
 _REGISTRY = {"check": "checks", "notifier": "notifiers"}
 
@@ -156,6 +159,7 @@ class _Loader(Reader):
                 "team": tuple(built["team"]),
                 "schedule": tuple(built["schedule"]),
                 "maintenance": tuple(built["maintenance"]),
+                "category": tuple(built["category"]),
             }
         )
 

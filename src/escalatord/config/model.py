@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from escalatord.checks.base import CheckConfig, check_flap_thresholds
+from escalatord.config.categories import CategoryConfig
 from escalatord.config.people import PersonConfig, ScheduleConfig, TeamConfig
 from escalatord.config.quiet import MaintenanceConfig
 from escalatord.core.durations import format_duration
@@ -263,6 +264,7 @@ class RuleConfig(Strict):
     owner: str | None = None
     runbook: str | None = None
     steps: tuple[str, ...] = ()
+    category: str | None = None  # a [[category]]'s name: the first matched rule's wins
     continue_: bool = Field(default=False, alias="continue")
     # Storms (core/grouping.py): incidents of this rule with equal values of these labels that
     # open within `group_wait` of the first are paged together. Empty: not grouped.
@@ -345,6 +347,8 @@ class Config(Strict):
     schedules: tuple[ScheduleConfig, ...] = Field(default=(), alias="schedule")
     # [[maintenance]] windows (config/quiet.py): covered checks are quiet while one is in force.
     maintenance: tuple[MaintenanceConfig, ...] = ()
+    # [[category]] (config/categories.py): business impact, named by rules' `category`.
+    categories: tuple[CategoryConfig, ...] = Field(default=(), alias="category")
 
     @cached_property
     def check_by_name(self) -> dict[str, CheckConfig]:

@@ -35,6 +35,7 @@ TOP_KEYS = (
     "team",
     "schedule",
     "maintenance",
+    "category",
 )
 MAIN_ONLY = ("daemon", "defaults", "api", "traps")
 

@@ -62,6 +62,10 @@ class IncidentView:
     # A storm's group (incidents/groups.py `describe`): {"id", "key", "size", "members":
     # [{"id", "check", "title", "status", "summary"}]}; None (no `group` key) when not grouped.
     group: dict[str, Any] | None = None
+    # Business impact (a `[[category]]` the matched rule named) and its priority, 1 = most
+    # urgent, as they were when the incident opened; None (null) when no rule set a category.
+    category: str | None = None
+    priority: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,6 +84,8 @@ class IncidentView:
             "ack_url": self.ack_url,
             "affected": [dict(a) for a in self.affected],
             "acknowledged_by": self.acknowledged_by or None,
+            "category": self.category,
+            "priority": self.priority,
         } | ({"group": self.group} if self.group is not None else {})
 
     @classmethod
@@ -102,6 +108,8 @@ class IncidentView:
             affected=tuple(dict(a) for a in data.get("affected") or ()),
             acknowledged_by=data.get("acknowledged_by") or "",
             group=data.get("group"),
+            category=data.get("category"),
+            priority=data.get("priority"),
         )
 
 

@@ -2,8 +2,8 @@
 
 Rules are evaluated in config order. The first matching rule wins, unless it says
 `continue = true`: then evaluation goes on and later matches add to the decision. For the
-single-valued fields (severity, policy, owner, runbook) the FIRST matched rule that set a value
-wins; action steps accumulate in rule order.
+single-valued fields (severity, policy, owner, runbook, category) the FIRST matched rule that
+set a value wins; action steps accumulate in rule order.
 
 A rule with no matchers at all (no `match`, `match_re` or `status`) and no `continue = true`
 is a default route: it is tried after every other rule, wherever it stands in the files, so a
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Protocol
 
@@ -52,11 +52,17 @@ class Rule(Protocol):
     def runbook(self) -> str | None: ...
     @property
     def steps(self) -> tuple[str, ...]: ...
+    @property
+    def category(self) -> str | None:
+        """The name of the business-impact `[[category]]` the rule's incidents belong to."""
 
 
 @dataclass(frozen=True)
 class Decision:
-    """What the matched rules decided. `rules` names every matched rule, in order."""
+    """What the matched rules decided. `rules` names every matched rule, in order.
+
+    `category` is the first matched rule's category name (None: none set one); `priority` is
+    that category's, which the rules do not know: `with_priority` adds it from the config."""
 
     rules: tuple[str, ...]
     severity: str
@@ -64,6 +70,14 @@ class Decision:
     owner: str
     runbook: str
     steps: tuple[str, ...]
+    category: str | None = None
+    priority: int | None = None
+
+    def with_priority(self, priorities: Mapping[str, int]) -> Decision:
+        """This decision with its category's priority from `priorities` (name → priority)."""
+        if self.category is None:
+            return self
+        return replace(self, priority=priorities.get(self.category))
 
 
 @cache
@@ -136,4 +150,5 @@ def match(
         owner=first("owner") or "",
         runbook=first("runbook") or "",
         steps=tuple(s for r in matched for s in r.steps),
+        category=first("category"),
     )

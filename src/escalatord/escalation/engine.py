@@ -197,6 +197,8 @@ class Engine:
                 hint="add a [[rule]] that matches this check's labels to be paged",
             )
             return None
+        # The incident keeps its category's priority of this moment (config/categories.py).
+        decision = decision.with_priority({c.name: c.priority for c in self.config.categories})
         snap = None
         if decision.policy is not None:
             snap = planning.snapshot(self.config.policy_by_name[decision.policy])
@@ -279,6 +281,8 @@ class Engine:
                 hint="add a [[rule]] that matches this alert's labels to be paged",
             )
             return AlertOutcome(alert.key, "no_rule")
+        # The incident keeps its category's priority of this moment (config/categories.py).
+        decision = decision.with_priority({c.name: c.priority for c in self.config.categories})
         snap = None
         if decision.policy is not None:
             snap = planning.snapshot(self.config.policy_by_name[decision.policy])

@@ -63,6 +63,8 @@ async def open_incident(
             kind=kind,
             status=IncidentStatus.TRIGGERED.value,
             severity=decision.severity,
+            category=decision.category,
+            priority=decision.priority,
             check=check,
             labels=dict(labels),
             rule=", ".join(decision.rules),

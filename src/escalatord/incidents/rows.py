@@ -38,6 +38,8 @@ def view(row: Any, base_url: str = "") -> IncidentView:
         ack_url=None,
         affected=tuple(row.affected or ()),
         acknowledged_by=row.acknowledged_by or "",
+        category=row.category,
+        priority=row.priority,
     )
 
 
@@ -55,9 +57,14 @@ async def find_open(conn: AsyncConnection, key: str) -> Any | None:
     return (await conn.execute(select(incidents).where(incidents.c.open_key == key))).first()
 
 
-async def list_incidents(conn: AsyncConnection, *, include_closed: bool = False) -> list[Any]:
-    """Open incidents (all of them with include_closed), newest first."""
+async def list_incidents(
+    conn: AsyncConnection, *, include_closed: bool = False, category: str | None = None
+) -> list[Any]:
+    """Open incidents (all of them with include_closed), newest first; with `category`, only
+    those of that `[[category]]`."""
     stmt = select(incidents).order_by(incidents.c.id.desc())
+    if category is not None:
+        stmt = stmt.where(incidents.c.category == category)
     if not include_closed:
         stmt = stmt.where(incidents.c.status.in_(OPEN))
     return list((await conn.execute(stmt)).all())

@@ -27,6 +27,8 @@ Unknown placeholders are config errors. Variables:
     group           a storm's incidents paged together, one per line: "#12 web-1: web-1 is
                     CRITICAL (triggered)" ("" when not grouped; payload `incident.group`)
     group_size      how many incidents the group has ("" when not grouped)
+    category        business impact: "patient-care" ("" when the rule names no category)
+    priority        the category's priority, "1" (most urgent) to "5" ("" without category)
 
 In a message to a person, `intro` greets them by name ("Alice Moreau, you are paged for this
 incident."); a message to a channel reads as it always did.
@@ -68,6 +70,8 @@ VARIABLES = (
     "person",
     "group",
     "group_size",
+    "category",
+    "priority",
 )
 
 _INTRO = {
@@ -206,6 +210,8 @@ def variables(notification: Notification) -> dict[str, str]:
             for m in (incident.group or {}).get("members", ())
         ),
         "group_size": str(incident.group["size"]) if incident.group else "",
+        "category": incident.category or "",
+        "priority": str(incident.priority) if incident.priority is not None else "",
     }
     return values
 
@@ -239,15 +245,19 @@ def default_body(values: dict[str, str], steps: tuple[str, ...]) -> str:
         lines += [values["intro"], ""]
     if values["summary"]:
         lines += [values["summary"], ""]
+    shown = dict(values)
+    if shown.get("category") and shown.get("priority"):  # business impact with its urgency
+        shown["category"] += f" (priority {shown['priority']})"
     for label, key in (
         ("Check", "check"),
         ("Severity", "severity"),
+        ("Category", "category"),
         ("Owner", "owner"),
         ("Runbook", "runbook"),
         ("Labels", "labels"),
     ):
-        if values[key]:
-            lines.append(f"{label + ':':<10} {values[key]}")
+        if shown.get(key):
+            lines.append(f"{label + ':':<10} {shown[key]}")
     if values["affected"]:
         lines.append(f"{'Affected:':<10} unreachable because of this: {values['affected']}")
     if values.get("group"):
