@@ -189,3 +189,40 @@ def test_findings_name_the_file_given_for_the_item():
     config = load_text(text, "main.toml")
     [finding] = lint(config, START, files={("team", "ops"): "conf.d/ops.toml"})
     assert (finding.file, finding.as_dict()["key"]) == ("conf.d/ops.toml", "team[ops]")
+
+
+URGENT = """
+[[category]]
+name = "patient-care"
+priority = 1
+
+[[category]]
+name = "client-satisfaction"
+priority = 3
+
+[[category]]
+name = "unused-one"
+priority = 2
+"""
+
+
+def test_an_urgent_categorys_rule_without_runbook_or_steps_and_unused_categories():
+    """A rule of a priority 1 category lacking owner, runbook and steps is found, naming what
+    is missing; a priority 3 one is not; a category no rule names is unused."""
+    text = URGENT + CLEAN.replace('name = "all"', 'name = "all"\ncategory = "patient-care"')
+    config = load_text(text, "test.toml")
+    findings = lint(config, START)
+    assert [(f.kind, f.key) for f in findings] == [
+        ("urgent-rule-incomplete", "rule[all]"),
+        ("unused-category", "category[client-satisfaction]"),
+        ("unused-category", "category[unused-one]"),
+    ]
+    assert "without owner, runbook, steps" in findings[0].message
+    done = text.replace(
+        'category = "patient-care"',
+        'category = "patient-care"\nowner = "ward-it"\nrunbook = "https://r"\nsteps = ["Call"]',
+    )
+    assert [f.kind for f in lint(load_text(done, "test.toml"), START)] == [
+        "unused-category",
+        "unused-category",
+    ]

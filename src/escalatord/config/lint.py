@@ -43,6 +43,7 @@ KINDS = (
     "schedule-gap",
     "level-reaches-nobody",
     "person-without-contact",
+    "urgent-rule-incomplete",
     "shadowed-rule",
     "rule-matches-no-check",
     "unused-policy",
@@ -50,7 +51,10 @@ KINDS = (
     "unused-team",
     "unused-person",
     "unused-notifier",
+    "unused-category",
 )
+# Categories this urgent (1 = most urgent) must tell whoever is paged what to do.
+URGENT_PRIORITY = 2
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,7 @@ def lint(
         *_uncovered(config, where),
         *_levels(config, where, start, start + timedelta(weeks=weeks), overrides or {}),
         *_no_contact(config, where),
+        *_urgent(config, where),
         *_shadowed(config, where),
         *_rules_unused(config, where),
         *_unused(config, where),
@@ -273,6 +278,32 @@ def _no_contact(config: Config, where: _Where) -> list[Finding]:
     ]
 
 
+def _urgent(config: Config, where: _Where) -> list[Finding]:
+    """Rules of a priority 1-2 category that leave the person paged at 3 a.m. without an
+    owner, a runbook or action steps (each rule on its own: `continue` merging may fill them
+    from another rule, but then that rule should say so too)."""
+    priority = {c.name: c.priority for c in config.categories}
+    found = []
+    for index, rule in enumerate(config.rules):
+        level = priority.get(rule.category or "")
+        if level is None or level > URGENT_PRIORITY:
+            continue
+        missing = [k for k in ("owner", "runbook", "steps") if not getattr(rule, k)]
+        if missing:
+            found.append(
+                Finding(
+                    "urgent-rule-incomplete",
+                    where.rule(index),
+                    f"rule[{rule.name}]",
+                    f"rule {rule.name!r} pages for category {rule.category!r} (priority "
+                    f"{level}) without {', '.join(missing)}: give it "
+                    + ", ".join(f"`{k}`" for k in missing)
+                    + " so whoever is paged knows who owns it and what to do",
+                )
+            )
+    return found
+
+
 def _unused(config: Config, where: _Where) -> list[Finding]:
     named = {name for policy in config.policies for lvl in policy.levels for name in lvl.notify}
     policies = {rule.policy for rule in config.rules if rule.policy}
@@ -311,6 +342,8 @@ def _unused(config: Config, where: _Where) -> list[Finding]:
         named | channels,
         "name it in a level's notify, a person's contact or another notifier's fallback",
     )
+    categories = {rule.category for rule in config.rules if rule.category}
+    unused("category", [c.name for c in config.categories], categories, "name it in a rule")
     return found
 
 
