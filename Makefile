@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 CONFIG ?= config/escalatord.toml
 BIN    := $(VENV)/bin
+# Test worker processes (pytest-xdist); TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 4
 
 .PHONY: run test lint format check-config bench clean
 
@@ -25,7 +27,7 @@ check-config: $(BIN)/escalatord
 	$(BIN)/escalatord check-config --config $(CONFIG)
 
 test: $(VENV)/.test-extras
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(VENV)/.test-extras
 	$(BIN)/ruff check src tests bench
