@@ -36,6 +36,7 @@ from escalatord.commands.common import run_async as _run
 from escalatord.commands.common import unknown_name as _unknown
 from escalatord.commands.common import who as _who
 from escalatord.commands.common import with_store as _with_store
+from escalatord.commands.drill import drill
 from escalatord.commands.incidents import reassign, snooze
 from escalatord.commands.lint import lint
 from escalatord.commands.oncall import oncall
@@ -58,6 +59,7 @@ main.add_command(reassign)
 main.add_command(silence)  # commands/silences.py
 main.add_command(report_command)  # commands/report.py
 main.add_command(lint)  # commands/lint.py (the analysis: config/lint.py)
+main.add_command(drill)  # commands/drill.py
 
 
 @main.command()

@@ -135,6 +135,7 @@ def test_failure_escalates_until_acknowledged_then_resolves(tmp_path, target, si
             "acknowledged_by",
             "category",
             "priority",
+            "drill",
         }
         # Two failures are needed (retries = 2): not paged on the first failed run.
         assert triggered.at - failed_at >= 0.4

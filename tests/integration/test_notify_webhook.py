@@ -89,7 +89,7 @@ async def test_payload_is_exactly_the_documented_shape(
     assert set(body["incident"]) == {
         "id", "key", "title", "status", "severity", "check", "labels",
         "owner", "runbook", "steps", "summary", "opened_at", "ack_url", "affected",
-        "acknowledged_by", "category", "priority",
+        "acknowledged_by", "category", "priority", "drill",
     }  # fmt: skip
     assert body["version"] == 1
     assert body["event"] == "triggered"

@@ -66,6 +66,9 @@ class IncidentView:
     # urgent, as they were when the incident opened; None (null) when no rule set a category.
     category: str | None = None
     priority: int | None = None
+    # A rehearsal (`escalatord drill`): a real incident paged to real people, "DRILL" in its
+    # title, kept apart from real figures (core/report.py). False for every real incident.
+    drill: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -86,6 +89,7 @@ class IncidentView:
             "acknowledged_by": self.acknowledged_by or None,
             "category": self.category,
             "priority": self.priority,
+            "drill": self.drill,
         } | ({"group": self.group} if self.group is not None else {})
 
     @classmethod
@@ -110,6 +114,7 @@ class IncidentView:
             group=data.get("group"),
             category=data.get("category"),
             priority=data.get("priority"),
+            drill=bool(data.get("drill")),
         )
 
 

@@ -33,6 +33,7 @@ async def open_incident(
     grouping: Grouping | None = None,
     title: str | None = None,
     kind: str | None = None,
+    drill: bool = False,
 ) -> tuple[int, bool]:
     """Open an incident for `key`, or note a recurrence on the one already open.
 
@@ -40,7 +41,8 @@ async def open_incident(
     config edits never change a running escalation. With `grouping` (a rule's `group_by`) a
     new incident joins a group still gathering, or leads a new one (incidents/groups.py).
     `title` defaults to "<check> is <STATUS>"; `kind` is NULL for a check's problem,
-    "flapping" for a flapping incident (escalation/flapping.py).
+    "flapping" for a flapping incident (escalation/flapping.py). `drill` marks a rehearsal
+    (incidents/drills.py): `drill = 1` on the row, NULL for a real incident.
     """
     existing = await find_open(conn, key)
     if existing is not None:
@@ -76,6 +78,7 @@ async def open_incident(
             opened_at=now,
             next_step=0,
             next_step_at=next_at,
+            drill=1 if drill else None,
         )
     )
     incident_id = result.inserted_primary_key[0]

@@ -40,6 +40,7 @@ def view(row: Any, base_url: str = "") -> IncidentView:
         acknowledged_by=row.acknowledged_by or "",
         category=row.category,
         priority=row.priority,
+        drill=bool(row.drill),
     )
 
 

@@ -74,7 +74,6 @@ async def _change(
     timeout = planning.ack_timeout(row.policy) if action == "ack" else None
     await _finish_paging(conn, incident_id, now, now + timeout if timeout else None)
     tag = await repeat_tag(conn, incident_id, action_kind(action), event.value)
-    await add_timeline(conn, incident_id, now, action_kind(action), message, actor=by)
     level = (
         await conn.execute(
             select(func.max(outbox.c.level)).where(
@@ -82,6 +81,13 @@ async def _change(
             )
         )
     ).scalar()
+    # A drill is there to measure: its ack records who took it, at which level and after how
+    # long, the rehearsal's time to acknowledge (report.py keeps it out of real MTTA).
+    data = None
+    if action == "ack" and row.drill:
+        seconds = round((now - row.opened_at).total_seconds(), 3)
+        data = {"drill": True, "by": by, "level": level or 0, "seconds": seconds}
+    await add_timeline(conn, incident_id, now, action_kind(action), message, actor=by, data=data)
     row = await get(conn, incident_id)
     await enqueue(conn, row, event, level or 0, notify, now, tag=tag)
     return row
