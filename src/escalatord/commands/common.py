@@ -10,7 +10,8 @@ from __future__ import annotations
 import getpass
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import click
@@ -20,6 +21,7 @@ from escalatord.errors import ConfigError, EscalatordError
 
 if TYPE_CHECKING:
     from escalatord.config.model import Config
+    from escalatord.core.oncall import Override
     from escalatord.store.db import Store
 
 DEFAULT_CONFIG = "/etc/escalatord/escalatord.toml"
@@ -105,3 +107,27 @@ async def with_store(config: Config, work: Callable[[Store], Awaitable[T]]) -> T
         return await work(store)
     finally:
         await store.close()
+
+
+def stored_overrides(
+    config: Config, start: datetime, end: datetime
+) -> Mapping[str, Sequence[Override]]:
+    """The stored overrides of each schedule in force in [start, end), or {} with a note when
+    the database cannot be read (lint and plan must still work on a machine without one)."""
+    if not config.schedules:
+        return {}
+
+    async def read(store: Store) -> Mapping[str, Sequence[Override]]:
+        from escalatord.people.overrides import in_force
+
+        async with store.read() as conn:
+            return await in_force(conn, [s.name for s in config.schedules], start, end)
+
+    try:
+        return loop.run(with_store(config, read))
+    except EscalatordError as exc:
+        click.echo(
+            f"note: stored run-time overrides not counted ({exc}); using the config alone",
+            err=True,
+        )
+        return {}

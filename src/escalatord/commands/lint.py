@@ -11,21 +11,15 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import click
 
-from escalatord import loop
-from escalatord.commands.common import config_option, load_config, with_store
-from escalatord.errors import EscalatordError
+from escalatord.commands.common import config_option, load_config, stored_overrides
 
 if TYPE_CHECKING:
     from escalatord.config.lint import Finding
-    from escalatord.config.model import Config
-    from escalatord.core.oncall import Override
-    from escalatord.store.db import Store
 
 MAX_WEEKS = 52
 
@@ -49,35 +43,13 @@ def lint(config_path: str, as_json: bool, weeks: int) -> None:
 
     config = load_config(config_path)
     start = datetime.now(UTC)
-    overrides = _overrides(config, start, start + timedelta(weeks=weeks))
+    overrides = stored_overrides(config, start, start + timedelta(weeks=weeks))
     found = analyse(config, start, weeks, overrides, _files(config_path))
     if as_json:
         click.echo(json.dumps([f.as_dict() for f in found], indent=2))
     else:
         _print(found, config_path)
     sys.exit(1 if found else 0)
-
-
-def _overrides(config: Config, start: datetime, end: datetime) -> Mapping[str, Sequence[Override]]:
-    """The stored overrides of each schedule in force in [start, end), or {} with a note when
-    the database cannot be read (lint must still work on a machine without one)."""
-    if not config.schedules:
-        return {}
-
-    async def read(store: Store) -> Mapping[str, Sequence[Override]]:
-        from escalatord.people.overrides import in_force
-
-        async with store.read() as conn:
-            return await in_force(conn, [s.name for s in config.schedules], start, end)
-
-    try:
-        return loop.run(with_store(config, read))
-    except EscalatordError as exc:
-        click.echo(
-            f"note: stored run-time overrides not counted ({exc}); using the config alone",
-            err=True,
-        )
-        return {}
 
 
 def _files(config_path: str) -> dict[tuple[str, str], str]:

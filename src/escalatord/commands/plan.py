@@ -13,8 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from escalatord.commands.common import config_option, fail, load_config
-from escalatord.commands.lint import _overrides as stored_overrides
+from escalatord.commands.common import config_option, fail, load_config, stored_overrides
 
 MAX_WEEKS = 52
 

@@ -27,11 +27,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
-from escalatord.core.oncall import Override, Schedule, rota
-from escalatord.core.recipients import Contact, Kind, PersonEntry, resolve
+from escalatord.core.oncall import Override, rota
+from escalatord.core.recipients import resolve
 from escalatord.core.rules import match, matches
 from escalatord.core.shadowing import shadowed
 from escalatord.core.status import Status
+from escalatord.escalation.recipients import ConfigDirectory
 
 if TYPE_CHECKING:
     from escalatord.config.model import Config
@@ -72,34 +73,6 @@ class Finding:
 
 # (kind, name) -> the file the item was read from ("rule" items by index, see `lint`).
 Files = Mapping[tuple[str, str], str]
-
-
-class _Directory:
-    """core/recipients.py's Directory over a Config (escalation/recipients.py's twin: config/
-    may not import escalation/)."""
-
-    def __init__(self, config: Config):
-        self.config = config
-        self._rotas: dict[str, Schedule] = {}
-
-    def kind(self, name: str) -> Kind | None:
-        return self.config.target_kind(name)
-
-    def person(self, name: str) -> PersonEntry | None:
-        person = self.config.person_by_name.get(name)
-        if person is None:
-            return None
-        contacts = tuple(Contact(c.notifier, c.to, c.after) for c in person.contacts)
-        return PersonEntry(person.name, person.full_name, contacts)
-
-    def members(self, team: str) -> Sequence[str]:
-        found = self.config.team_by_name.get(team)
-        return found.members if found is not None else ()
-
-    def schedule(self, name: str) -> Schedule | None:
-        if name not in self._rotas and (found := self.config.schedule_by_name.get(name)):
-            self._rotas[name] = found.rota()
-        return self._rotas.get(name)
 
 
 def lint(
@@ -207,7 +180,7 @@ def _levels(
     end: datetime,
     overrides: Mapping[str, Sequence[Override]],
 ) -> list[Finding]:
-    directory = _Directory(config)
+    directory = ConfigDirectory(config)
     found = []
     for policy in config.policies:
         for number, level in enumerate(policy.levels):
@@ -237,7 +210,7 @@ def _levels(
 
 def _first_gap(
     names: Sequence[str],
-    directory: _Directory,
+    directory: ConfigDirectory,
     start: datetime,
     end: datetime,
     overrides: Mapping[str, Sequence[Override]],
