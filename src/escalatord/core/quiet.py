@@ -163,23 +163,35 @@ class QuietTimes:
     silences: Sequence[Silence] = ()
     graph: Graph = field(default_factory=Graph)
     labels_of: Callable[[str], Mapping[str, str] | None] = lambda name: None
+    # (window index, instant) -> window.until(instant): a recurring window's end walks its
+    # cron, and `of` is asked for every configured check at one instant (/metrics, release).
+    _ends: dict[tuple[int, datetime], datetime | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def of(self, check: str, labels: Mapping[str, str], at: datetime) -> Quiet | None:
         """Whether `check` (with `labels`) is quiet at `at`: why and until when; None if not."""
         why: list[str] = []
         until: datetime | None = None
-        for window in self.windows:
-            if not self.window_covers(window, check, labels):
+        for index, window in enumerate(self.windows):
+            end = self._window_end(index, window, at)
+            if end is None or not self.window_covers(window, check, labels):
                 continue
-            end = window.until(at)
-            if end is not None:
-                why.append(f"maintenance {window.name}")
-                until = max(until or end, end)
+            why.append(f"maintenance {window.name}")
+            until = max(until or end, end)
         for silence in self.silences:
             if silence.in_force(at) and silence.cover.covers(check, labels):
                 why.append(f"silence {silence.id}")
                 until = max(until or silence.end, silence.end)
         return Quiet(tuple(why), until) if until is not None else None
+
+    def _window_end(self, index: int, window: Window, at: datetime) -> datetime | None:
+        key = (index, at)
+        if key not in self._ends:
+            if len(self._ends) > 256:  # a long-lived instance asked at many instants
+                self._ends.clear()
+            self._ends[key] = window.until(at)
+        return self._ends[key]
 
     def window_covers(self, window: Window, check: str, labels: Mapping[str, str]) -> bool:
         """Whether `window` covers `check` (with `labels`), its `children` included."""
