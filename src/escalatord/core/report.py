@@ -9,14 +9,16 @@ everything that counts or measures is here, so it is tested on a hand-written hi
 - Pages: delivered pages to a person, one per contact reached; out of hours when delivered
   outside Mon–Fri 08:00–18:00 in the person's zone (`out_of_hours`).
 - Drills are counted apart (`Report.drills`) and never in the real figures, groups, pages or
-  noisiest checks.
+  noisiest checks. Each acknowledged drill is also measured on its own (`drill_acks`): who
+  took it, at which level (that of the last page before the ack, `StepRow`), how long after
+  it opened and after that page; and those times per level and per person (`AckTimes`).
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, tzinfo
 from typing import Any
@@ -55,6 +57,47 @@ class PageRow:
 
 
 @dataclass(frozen=True)
+class StepRow:
+    """A page the ladder sent for an incident: its level and when it was enqueued (to a person
+    or a channel, whatever became of it). The rows before an ack say which level it came at."""
+
+    incident_id: int
+    level: int
+    paged_at: datetime
+
+
+@dataclass(frozen=True)
+class DrillAck:
+    """One acknowledged drill: who took it, the level of the last page before the ack, and
+    the seconds from its opening and from that page to the ack (None: no page before it)."""
+
+    incident_id: int
+    check: str
+    by: str | None
+    level: int | None
+    seconds: float
+    after_page: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class AckTimes:
+    """Times to acknowledge of some drills (one level, or one person), in seconds: from the
+    drill's opening (`mtta_*`) and from the last page before the ack (`after_page_*`)."""
+
+    acknowledged: int
+    mtta_p50: float | None
+    mtta_p90: float | None
+    after_page_p50: float | None
+    after_page_p90: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
 class Figures:
     """The figures of a set of incidents and their pages; times in seconds, None for none."""
 
@@ -84,7 +127,8 @@ class PersonPages:
 @dataclass(frozen=True)
 class Report:
     """The whole report: real figures, per group (`by`), pages per person, noisiest checks,
-    and the drills' figures apart."""
+    and the drills' figures apart, with each drill's ack and its times per level and person
+    (levels ascending, None last; persons by name, None last)."""
 
     real: Figures
     drills: Figures
@@ -92,6 +136,9 @@ class Report:
     groups: dict[str, Figures] = field(default_factory=dict)
     people: list[PersonPages] = field(default_factory=list)
     noisiest: list[tuple[str, int]] = field(default_factory=list)
+    drill_acks: list[DrillAck] = field(default_factory=list)
+    drill_levels: dict[int | None, AckTimes] = field(default_factory=dict)
+    drill_people: dict[str | None, AckTimes] = field(default_factory=dict)
 
 
 def percentile(values: Iterable[float], p: float) -> float | None:
@@ -141,26 +188,74 @@ def report(
     pages: Sequence[PageRow],
     zones: Mapping[str, tzinfo],
     by: str | None = None,
+    steps: Sequence[StepRow] = (),
 ) -> Report:
     """The report of these rows. `by` (GROUPINGS) groups the real figures: category, check,
     site (NONE for none), or person: the incidents a person acknowledged or was paged for,
-    with that person's pages (an incident neither acknowledged nor paged to anyone is NONE)."""
+    with that person's pages (an incident neither acknowledged nor paged to anyone is NONE).
+    `steps`: the drills' pages, for the level each drill was acknowledged at (`drill_acks`)."""
     if by is not None and by not in GROUPINGS:
         raise ValueError(f"unknown grouping {by!r}: use one of {', '.join(GROUPINGS)}")
     drill_ids = {i.id for i in incidents if i.drill}
     real = [i for i in incidents if not i.drill]
     real_pages = [p for p in pages if p.incident_id not in drill_ids]
     drill_pages = [p for p in pages if p.incident_id in drill_ids]
+    acks = drill_acks([i for i in incidents if i.drill], steps)
     result = Report(
         real=figures(real, real_pages, zones),
         drills=figures([i for i in incidents if i.drill], drill_pages, zones),
         by=by,
         people=_people(real_pages, zones),
         noisiest=Counter(i.check for i in real).most_common(NOISIEST),
+        drill_acks=acks,
+        drill_levels=_ack_times(acks, lambda a: a.level),
+        drill_people=_ack_times(acks, lambda a: a.by),
     )
     if by is not None:
         result.groups.update(_grouped(real, real_pages, zones, by))
     return result
+
+
+def drill_acks(drills: Sequence[IncidentRow], steps: Sequence[StepRow]) -> list[DrillAck]:
+    """Each acknowledged drill, in the order given: its level is that of the last page enqueued
+    at or before the ack (the one its acknowledger was answering), None with no page before."""
+    acks = []
+    for i in drills:
+        if i.acknowledged_at is None:
+            continue
+        before = [s for s in steps if s.incident_id == i.id and s.paged_at <= i.acknowledged_at]
+        # The latest page; at one instant (a level's contacts) the highest level.
+        last = max(before, key=lambda s: (s.paged_at, s.level), default=None)
+        acks.append(
+            DrillAck(
+                incident_id=i.id,
+                check=i.check,
+                by=i.acknowledged_by,
+                level=last.level if last else None,
+                seconds=(i.acknowledged_at - i.opened_at).total_seconds(),
+                after_page=(i.acknowledged_at - last.paged_at).total_seconds() if last else None,
+            )
+        )
+    return acks
+
+
+def _ack_times(acks: Sequence[DrillAck], key: Callable[[DrillAck], Any]) -> dict[Any, AckTimes]:
+    """`acks` grouped by `key` (sorted, None last), with their times to acknowledge."""
+    members: dict[Any, list[DrillAck]] = {}
+    for a in acks:
+        members.setdefault(key(a), []).append(a)
+    grouped = {}
+    for name in sorted(members, key=lambda n: (n is None, n if n is not None else 0)):
+        opened = [a.seconds for a in members[name]]
+        paged = [a.after_page for a in members[name] if a.after_page is not None]
+        grouped[name] = AckTimes(
+            acknowledged=len(opened),
+            mtta_p50=percentile(opened, 50),
+            mtta_p90=percentile(opened, 90),
+            after_page_p50=percentile(paged, 50),
+            after_page_p90=percentile(paged, 90),
+        )
+    return grouped
 
 
 def _people(pages: Sequence[PageRow], zones: Mapping[str, tzinfo]) -> list[PersonPages]:
