@@ -40,6 +40,7 @@ from escalatord.commands.drill import drill
 from escalatord.commands.incidents import reassign, snooze
 from escalatord.commands.lint import lint
 from escalatord.commands.oncall import oncall
+from escalatord.commands.passwd import passwd
 from escalatord.commands.plan import plan
 from escalatord.commands.report import report_command
 from escalatord.commands.silences import silence
@@ -62,6 +63,7 @@ main.add_command(report_command)  # commands/report.py
 main.add_command(lint)  # commands/lint.py (the analysis: config/lint.py)
 main.add_command(plan)  # commands/plan.py (the data: commands/plan_data.py)
 main.add_command(drill)  # commands/drill.py
+main.add_command(passwd)  # commands/passwd.py: a console sign-in's password_hash
 
 
 @main.command()

@@ -4,9 +4,9 @@
 frozen `Config` or raises `ConfigError` listing EVERY problem found (file, key path, message).
 
 1. Each file is parsed with rtoml (Rust; tomli, tomllib's own source, reports syntax
-   errors). Top-level keys: include, daemon, defaults, api, traps, check, rule, policy,
+   errors). Top-level keys: include, daemon, defaults, api, traps, web, check, rule, policy,
    notifier, person, team, schedule, maintenance, category; `daemon`, `defaults`, `api`,
-   `traps` only in the main file.
+   `traps`, `web` only in the main file.
 2. `${VAR}` in any string value is replaced from the environment; `$${` is a literal `${`.
 3. `include = [...]`: paths and globs relative to the including file's directory, each glob
    sorted. A glob matching nothing is fine; a missing plain path is a problem. A file is read
@@ -57,6 +57,7 @@ from escalatord.config.people import PersonConfig, ScheduleConfig, TeamConfig
 from escalatord.config.people_checks import check_people
 from escalatord.config.quiet import MaintenanceConfig, check_maintenance
 from escalatord.config.reading import TOP_KEYS, Reader, parse_toml
+from escalatord.config.web import WebConfig
 from escalatord.core.rules import match
 from escalatord.core.status import Status
 from escalatord.errors import ConfigError, Problem
@@ -69,6 +70,7 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "defaults": Defaults,
     "api": ApiConfig,
     "traps": TrapsConfig,
+    "web": WebConfig,
 }
 _ITEM_MODELS: dict[str, type[BaseModel]] = {
     "rule": RuleConfig,
@@ -155,6 +157,7 @@ class _Loader(Reader):
                 "notifiers": tuple(built["notifier"]),
                 "api": sections.get("api") or ApiConfig(),
                 "traps": sections.get("traps"),
+                "web": sections.get("web") or WebConfig(),
                 "person": tuple(built["person"]),
                 "team": tuple(built["team"]),
                 "schedule": tuple(built["schedule"]),

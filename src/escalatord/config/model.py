@@ -25,6 +25,7 @@ from escalatord.checks.base import CheckConfig, check_flap_thresholds
 from escalatord.config.categories import CategoryConfig
 from escalatord.config.people import PersonConfig, ScheduleConfig, TeamConfig
 from escalatord.config.quiet import MaintenanceConfig
+from escalatord.config.web import WebConfig
 from escalatord.core.durations import format_duration
 from escalatord.fields import Duration, Percent, Strict, positive_timeout
 from escalatord.notify.base import NotifierConfig
@@ -340,6 +341,7 @@ class Config(Strict):
     notifiers: tuple[NotifierConfig, ...] = ()
     api: ApiConfig = ApiConfig()
     traps: TrapsConfig | None = None  # [traps]: the SNMP trap receiver (traps/config.py)
+    web: WebConfig = WebConfig()  # [web]: the web console (config/web.py, docs/console.md)
     # [[person]], [[team]], [[schedule]] (config/people.py). Their names and the notifiers'
     # share one namespace (check-config refuses a name used twice), so `target_kind` is exact.
     persons: tuple[PersonConfig, ...] = Field(default=(), alias="person")

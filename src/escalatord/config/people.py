@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from escalatord.config.web import ROLES, Role, check_password_hash
 from escalatord.core.durations import format_duration
 from escalatord.core.oncall import Layer, Override, Schedule
 from escalatord.core.timewindows import local_instant, parse_local_time, parse_window
@@ -73,11 +74,27 @@ class PersonConfig(Strict):
     full_name: str | None = None
     timezone: str | None = None  # where the person lives; shown with their handoff times
     contacts: tuple[ContactConfig, ...] = Field(default=(), alias="contact")
+    # Signing in to the web console (config/web.py): without a hash the person cannot.
+    password_hash: str | None = Field(default=None, repr=False)
+    role: Role = "viewer"
 
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str | None) -> str | None:
         return value if value is None else _zone_name(value)
+
+    _password_hash = field_validator("password_hash")(check_password_hash)
+
+    @field_validator("role", mode="before")
+    @classmethod
+    def _role(cls, value: object) -> object:
+        if value in ROLES:
+            return value
+        raise ValueError(
+            f"role must be one of {', '.join(ROLES)} (the default: viewer), got {value!r}: "
+            "a viewer reads, a responder also acts on incidents and silences, an admin may do "
+            "everything"
+        )
 
     @field_validator("contacts")
     @classmethod

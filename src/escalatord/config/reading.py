@@ -27,6 +27,7 @@ TOP_KEYS = (
     "defaults",
     "api",
     "traps",
+    "web",
     "check",
     "rule",
     "policy",
@@ -37,7 +38,7 @@ TOP_KEYS = (
     "maintenance",
     "category",
 )
-MAIN_ONLY = ("daemon", "defaults", "api", "traps")
+MAIN_ONLY = ("daemon", "defaults", "api", "traps", "web")
 
 _REFERENCE = re.compile(r"\$\$\{|\$\{(?:(?P<name>[^}]*)\})?")
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -103,33 +103,35 @@ def read_token(key: bytes, token: str, now: datetime) -> AckClaim:
     return claim
 
 
-async def stored_key(store: Store) -> bytes:
-    """The generated ack key from the database, made (once, race-safe) if there is none."""
+async def stored_key(store: Store, name: str = KEY_NAME) -> bytes:
+    """The generated key `name` from the database (`ack_keys`), made (once, race-safe) if
+    there is none. The ack links' key by default; the web console keeps its session key here
+    too, under its own name (console/sessions.py)."""
     async with store.read() as conn:
         found = (
-            await conn.execute(select(ack_keys.c.secret).where(ack_keys.c.name == KEY_NAME))
+            await conn.execute(select(ack_keys.c.secret).where(ack_keys.c.name == name))
         ).scalar()
     if found is None:
         try:
             async with store.write() as conn:
                 # Re-read inside the write transaction: another process may have just made it.
                 found = (
-                    await conn.execute(select(ack_keys.c.secret).where(ack_keys.c.name == KEY_NAME))
+                    await conn.execute(select(ack_keys.c.secret).where(ack_keys.c.name == name))
                 ).scalar()
                 if found is None:
                     found = secrets.token_hex(32)
                     await conn.execute(
                         insert(ack_keys).values(
-                            name=KEY_NAME, secret=found, created_at=datetime.now(UTC)
+                            name=name, secret=found, created_at=datetime.now(UTC)
                         )
                     )
         except IntegrityError:  # another node inserted it between our read and write
             async with store.read() as conn:
                 found = (
-                    await conn.execute(select(ack_keys.c.secret).where(ack_keys.c.name == KEY_NAME))
+                    await conn.execute(select(ack_keys.c.secret).where(ack_keys.c.name == name))
                 ).scalar()
     if found is None:  # pragma: no cover - the insert above either worked or raced
-        raise RuntimeError("no ack-link key could be stored")
+        raise RuntimeError(f"no {name} key could be stored")
     return found.encode()
 
 
