@@ -23,6 +23,7 @@ pytestmark = pytest.mark.e2e
 
 NOW = datetime.now(UTC)
 MIN = timedelta(minutes=1)
+S = timedelta(seconds=1)
 SATURDAY_NOON = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)  # out of anyone's hours
 MONDAY_10_UTC = datetime(2026, 3, 30, 10, 0, tzinfo=UTC)  # 12:00 CEST, 10:00 UTC: in hours
 
@@ -36,7 +37,9 @@ def _incident(id: int, check: str, opened: timedelta, **more) -> dict:
     return row | more
 
 
-def _page(incident_id: int, person: str, level: int, at: datetime) -> dict:
+def _page(
+    incident_id: int, person: str, level: int, at: datetime, created: datetime | None = None
+) -> dict:
     return {
         "key": f"{incident_id}:{level}:page:sms@{person}#0",
         "incident_id": incident_id,
@@ -45,7 +48,7 @@ def _page(incident_id: int, person: str, level: int, at: datetime) -> dict:
         "level": level,
         "payload": {},
         "status": "delivered",
-        "created_at": at,
+        "created_at": created or at,
         "next_attempt_at": at,
         "delivered_at": at,
         "person": person,
@@ -56,7 +59,8 @@ def _page(incident_id: int, person: str, level: int, at: datetime) -> dict:
 def config(tmp_path: Path) -> Path:
     """alice lives in Berlin, bob has no zone (UTC); the database holds three real incidents
     (db twice, web once: acknowledged after 2 and 10 min, one resolved after 30 min, one
-    escalated), one from 40 days ago and a drill."""
+    escalated), one from 40 days ago and a drill that alice acknowledged a minute after it
+    opened, 40 s after its level-0 page was enqueued."""
     url = f"sqlite:///{tmp_path}/escalatord.db"
     path = tmp_path / "escalatord.toml"
     path.write_text(
@@ -113,7 +117,7 @@ def config(tmp_path: Path) -> Path:
                     _page(1, "alice", 0, MONDAY_10_UTC),
                     _page(2, "bob", 0, MONDAY_10_UTC),
                     _page(2, "alice", 1, SATURDAY_NOON),
-                    _page(5, "alice", 0, SATURDAY_NOON),
+                    _page(5, "alice", 0, SATURDAY_NOON, created=NOW - 30 * MIN + 20 * S),
                 ],
             )
 
@@ -146,7 +150,16 @@ def test_json_has_the_real_figures_people_checks_and_drills_apart(config):
         {"check": "db", "incidents": 2},
         {"check": "web", "incidents": 1},
     ]
-    assert (found["drills"]["incidents"], found["drills"]["mtta_p50"]) == (1, 60.0)
+    drills = found["drills"]
+    assert (drills["incidents"], drills["mtta_p50"]) == (1, 60.0)
+    assert drills["acks"] == [
+        {"incident_id": 5, "check": "db", "by": "alice", "level": 0, "seconds": 60.0,
+         "after_page": 40.0},
+    ]  # fmt: skip
+    times = {"acknowledged": 1, "mtta_p50": 60.0, "mtta_p90": 60.0,
+             "after_page_p50": 40.0, "after_page_p90": 40.0}  # fmt: skip
+    assert drills["by_level"] == [{"level": 0, **times}]
+    assert drills["by_person"] == [{"person": "alice", **times}]
     assert datetime.fromisoformat(found["until"]) - datetime.fromisoformat(
         found["since"]
     ) == timedelta(days=30)
@@ -166,16 +179,29 @@ def test_by_groups_the_real_incidents(config, by, groups):
     found = json.loads(report(config, "--by", by, "--format", "json"))
     assert found["by"] == by
     assert {g["group"]: g["incidents"] for g in found["groups"]} == groups
-    rows = list(csv.DictReader(io.StringIO(report(config, "--by", by, "--format", "csv"))))
-    assert {r[by]: int(r["incidents"]) for r in rows} == groups
+    rows = csv.DictReader(io.StringIO(report(config, "--by", by, "--format", "csv")))
+    assert {r[by]: int(r["incidents"]) for r in rows if r["section"] == "real"} == groups
 
 
-def test_csv_without_by_is_one_all_row_in_seconds(config):
-    """Without --by the CSV is a header and one `(all)` row; an unknown time is empty."""
-    [row] = csv.DictReader(io.StringIO(report(config, "--format", "csv")))
-    assert (row["group"], row["incidents"], row["mtta_p50"], row["pages"]) == (
-        "(all)", "3", "120.0", "3",
+def test_csv_without_by_is_one_all_row_then_the_drills_in_seconds(config):
+    """Without --by the CSV has one real `(all)` row, then the drills' figures and their ack
+    times at each level and by each person; an unknown value is empty."""
+    rows = list(csv.DictReader(io.StringIO(report(config, "--format", "csv"))))
+    assert [(r["section"], r["group"]) for r in rows] == [
+        ("real", "(all)"), ("drills", "(all)"), ("drill level", "0"), ("drill person", "alice"),
+    ]  # fmt: skip
+    real, drills, level, person = rows
+    assert (real["incidents"], real["mtta_p50"], real["pages"], real["after_page_p50"]) == (
+        "3", "120.0", "3", "",
     )  # fmt: skip
+    assert (drills["incidents"], drills["mtta_p50"]) == ("1", "60.0")
+    for row in (level, person):
+        assert (row["acknowledged"], row["mtta_p50"], row["after_page_p90"]) == (
+            "1",
+            "60.0",
+            "40.0",
+        )
+        assert row["incidents"] == row["mttr_p50"] == ""
 
 
 def test_markdown_has_a_table_for_each_section(config):
@@ -186,6 +212,9 @@ def test_markdown_has_a_table_for_each_section(config):
     assert "| alice | 2 | 1 |" in text
     assert "| db | 2 |" in text
     assert "| drills | 1 | 1m |" in text
+    assert "| 5 | db | alice | 0 | 1m | 40s |" in text
+    assert "| 0 | 1 | 1m | 1m | 40s | 40s |" in text  # by level
+    assert "| alice | 1 | 1m | 1m | 40s | 40s |" in text  # by person
 
 
 def test_a_shorter_since_leaves_older_incidents_out(config):

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert
 
-from escalatord.core.report import IncidentRow, PageRow
-from escalatord.incidents.history import history
+from escalatord.core.report import IncidentRow, PageRow, StepRow
+from escalatord.incidents.history import drill_steps, history
 from escalatord.store.db import Store
 from escalatord.store.tables import incidents, outbox
 
@@ -140,3 +140,35 @@ async def test_history_returns_incidents_since_with_their_delivered_person_pages
         PageRow(2, "alice", 0, NOW - 59 * MIN),
         PageRow(3, "bob", 1, NOW - 45 * MIN),
     ]
+
+
+async def test_drill_steps_are_the_drills_pages_of_any_status_once_per_instant(
+    store: Store,
+) -> None:
+    """Each distinct (drill, level, enqueue time) of a page to a person or a channel, muted
+    or failed too, oldest first; real incidents, notices and older drills are left out."""
+    async with store.write() as conn:
+        await conn.execute(
+            insert(incidents),
+            [
+                _incident(1, "old", NOW - 40 * 24 * 60 * MIN, drill=1),
+                _incident(2, "db", NOW - 60 * MIN, drill=1),
+                _incident(3, "web", NOW - 50 * MIN),
+            ],
+        )
+        at = {"created_at": NOW - 59 * MIN, "person": "alice"}
+        later = {"created_at": NOW - 50 * MIN, "person": "bob"}
+        await conn.execute(
+            insert(outbox),
+            [
+                _page(1, "1:0:triggered:sms@alice#0", 0, "delivered", **at),
+                _page(2, "2:0:triggered:sms@alice#0", 0, "delivered", **at),
+                _page(2, "2:0:triggered:hook", 0, "failed", created_at=NOW - 59 * MIN),
+                _page(2, "2:1:escalated:sms@bob#0", 1, "muted", **later),
+                _page(2, "2:ack:acknowledged:sms@alice#0", 1, "delivered", event="acknowledged"),
+                _page(3, "3:0:triggered:sms@alice#0", 0, "delivered", **at),
+            ],
+        )
+    async with store.read() as conn:
+        steps = await drill_steps(conn, NOW - 30 * 24 * 60 * MIN)
+    assert steps == [StepRow(2, 0, NOW - 59 * MIN), StepRow(2, 1, NOW - 50 * MIN)]

@@ -21,7 +21,7 @@ import click
 from escalatord.commands.common import config_option, load_config, run_async, with_store
 from escalatord.core.durations import format_duration, parse_duration
 from escalatord.core.events import rfc3339
-from escalatord.core.report import ALL, GROUPINGS, Figures, Report, report
+from escalatord.core.report import ALL, GROUPINGS, NONE, AckTimes, Figures, Report, report
 
 if TYPE_CHECKING:
     from escalatord.config.model import Config
@@ -31,6 +31,7 @@ COLUMNS = (
     "incidents", "acknowledged", "resolved", "mtta_p50", "mtta_p90", "mttr_p50", "mttr_p90",
     "escalated", "escalated_share", "pages", "pages_out_of_hours",
 )  # fmt: skip
+AFTER_PAGE = ("after_page_p50", "after_page_p90")  # drills' ack times per level and person
 
 
 def _since(ctx: click.Context, param: click.Parameter, text: str) -> timedelta:
@@ -79,13 +80,13 @@ def report_command(config_path: str, since: timedelta, by: str | None, fmt: str)
     start = now - since
 
     async def read(store: Store) -> Any:
-        from escalatord.incidents.history import history
+        from escalatord.incidents.history import drill_steps, history
 
         async with store.read() as conn:
-            return await history(conn, start)
+            return (*await history(conn, start), await drill_steps(conn, start))
 
-    incidents, pages = run_async(with_store(config, read))
-    found = report(incidents, pages, zones(config), by)
+    incidents, pages, steps = run_async(with_store(config, read))
+    found = report(incidents, pages, zones(config), by, steps)
     span = {"since": rfc3339(start), "until": rfc3339(now)}
     if fmt == "json":
         click.echo(json.dumps(as_json(found, span), indent=2))
@@ -107,20 +108,36 @@ def as_json(found: Report, span: dict[str, str | None]) -> dict[str, Any]:
         "groups": [{"group": g, **f.to_json()} for g, f in found.groups.items()],
         "people": [p.__dict__ for p in found.people],
         "noisiest_checks": [{"check": c, "incidents": n} for c, n in found.noisiest],
-        "drills": found.drills.to_json(),
+        "drills": {
+            **found.drills.to_json(),
+            "by_level": [{"level": k, **t.to_json()} for k, t in found.drill_levels.items()],
+            "by_person": [{"person": k, **t.to_json()} for k, t in found.drill_people.items()],
+            "acks": [a.to_json() for a in found.drill_acks],
+        },
     }
 
 
 def as_csv(found: Report) -> str:
-    """One row per group of real incidents (one `(all)` row without --by); seconds."""
+    """Seconds, an unknown value empty; the `section` column says what a row is: `real`, one
+    per group of real incidents (one `(all)` row without --by); `drills`, the drills' figures
+    (`(all)`); `drill level` and `drill person`, the drills' ack times at each level and by
+    each person (the group column holds the level or the name, `(none)` for none)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([found.by or "group", *COLUMNS])
+    writer.writerow(["section", found.by or "group", *COLUMNS, *AFTER_PAGE])
     groups = found.groups if found.by else {ALL: found.real}
-    for name, figures in groups.items():
-        values = figures.to_json()
-        writer.writerow([name, *("" if values[c] is None else values[c] for c in COLUMNS)])
+    rows = [("real", name, f.to_json()) for name, f in groups.items()]
+    rows.append(("drills", ALL, found.drills.to_json()))
+    rows += [("drill level", _named(k), t.to_json()) for k, t in found.drill_levels.items()]
+    rows += [("drill person", _named(k), t.to_json()) for k, t in found.drill_people.items()]
+    for section, name, values in rows:
+        cells = (values.get(c) for c in (*COLUMNS, *AFTER_PAGE))
+        writer.writerow([section, name, *("" if v is None else v for v in cells)])
     return out.getvalue()
+
+
+def _named(key: object) -> str:
+    return NONE if key is None else str(key)
 
 
 def _t(seconds: float | None) -> str:
@@ -170,4 +187,26 @@ def as_md(found: Report, span: dict[str, str | None], since: str) -> str:
         lines += [HEADER, _row("drills", found.drills)]
     else:
         lines.append("No drills.")
+    if found.drill_acks:
+        lines += ["", "### Drill acknowledgements", ""]
+        lines += ["| incident | check | by | level | after opening | after the page |"]
+        lines += ["|---:|---|---|---:|---:|---:|"]
+        lines += [
+            f"| {a.incident_id} | {a.check} | {_named(a.by)} | {_named(a.level)} "
+            f"| {_t(a.seconds)} | {_t(a.after_page)} |"
+            for a in found.drill_acks
+        ]
+        lines += _ack_table("level", found.drill_levels)
+        lines += _ack_table("person", found.drill_people)
     return "\n".join(lines)
+
+
+def _ack_table(name: str, times: dict[Any, AckTimes]) -> list[str]:
+    lines = ["", f"### Drill time to acknowledge by {name}", ""]
+    lines.append(f"| {name} | acknowledged | after opening p50 | p90 | after the page p50 | p90 |")
+    lines.append("|---|---:|---:|---:|---:|---:|")
+    for key, t in times.items():
+        cells = [_named(key), str(t.acknowledged), _t(t.mtta_p50), _t(t.mtta_p90)]
+        cells += [_t(t.after_page_p50), _t(t.after_page_p90)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines

@@ -2,6 +2,8 @@
 
 `history(conn, since)` returns the incidents opened at or after `since` and the pages
 delivered to people for them, as core/report.py's rows; the figures are computed there.
+`drill_steps(conn, since)` returns the pages enqueued for the drills among them, from which
+core/report.py tells the level each drill was acknowledged at.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from escalatord.core.events import Event
-from escalatord.core.report import IncidentRow, PageRow
+from escalatord.core.report import IncidentRow, PageRow, StepRow
 from escalatord.store.tables import incidents, outbox
 
 PAGE_EVENTS = tuple(e.value for e in Event if e.is_page)
@@ -78,3 +80,21 @@ async def history(
     )
     pages = [PageRow(r.incident_id, r.person, r.level, r.delivered_at) for r in paged]
     return found, pages
+
+
+async def drill_steps(conn: AsyncConnection, since: datetime) -> list[StepRow]:
+    """The pages enqueued for drills opened at or after `since`, each distinct (incident,
+    level, instant) once, oldest first: any target and any status (a page muted by the ack
+    was still the level the drill had reached), as the ack's timeline entry counts them."""
+    rows = await conn.execute(
+        select(outbox.c.incident_id, outbox.c.level, outbox.c.created_at)
+        .select_from(outbox.join(incidents, outbox.c.incident_id == incidents.c.id))
+        .where(
+            incidents.c.opened_at >= since,
+            incidents.c.drill == 1,
+            outbox.c.event.in_(PAGE_EVENTS),
+        )
+        .distinct()
+        .order_by(outbox.c.created_at, outbox.c.incident_id, outbox.c.level)
+    )
+    return [StepRow(r.incident_id, r.level, r.created_at) for r in rows]
