@@ -44,6 +44,7 @@ from escalatord.commands.passwd import passwd
 from escalatord.commands.plan import plan
 from escalatord.commands.report import report_command
 from escalatord.commands.silences import silence
+from escalatord.commands.simulate import simulate
 
 if TYPE_CHECKING:
     from escalatord.store.db import Store
@@ -63,6 +64,7 @@ main.add_command(report_command)  # commands/report.py
 main.add_command(lint)  # commands/lint.py (the analysis: config/lint.py)
 main.add_command(plan)  # commands/plan.py (the data: commands/plan_data.py)
 main.add_command(drill)  # commands/drill.py
+main.add_command(simulate)  # commands/simulate.py (the run: commands/simulation.py)
 main.add_command(passwd)  # commands/passwd.py: a console sign-in's password_hash
 
 
