@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 import uvicorn
 from starlette.applications import Starlette
+from starlette.routing import BaseRoute
 
 from escalatord import plugins
 from escalatord.api import ack, ingest, listings, silences
@@ -30,7 +31,12 @@ from escalatord.calendar.quiet import QuietJobs
 from escalatord.checks.base import Check, CheckConfig, CheckContext
 from escalatord.checks.ping.icmp_mode import mode_of, pings
 from escalatord.config.model import Config
+from escalatord.console import app as console
+from escalatord.console import sessions as console_sessions
+from escalatord.console.services import ConsoleServices
+from escalatord.core.rules import match
 from escalatord.core.shadowing import shadow_warnings
+from escalatord.core.status import Status
 from escalatord.errors import EscalatordError
 from escalatord.escalation.engine import Engine
 from escalatord.heartbeats import endpoint as heartbeat
@@ -38,7 +44,7 @@ from escalatord.monitor.probes import ProbePool
 from escalatord.monitor.runner import Monitor
 from escalatord.notify.base import Notifier, NotifierConfig
 from escalatord.notify.dispatcher import Dispatcher
-from escalatord.notify.links import AckLinks
+from escalatord.notify.links import AckLinks, stored_key
 from escalatord.store.db import Store
 from escalatord.store.watch import StoreWatch
 from escalatord.traps.receiver import TrapReceiver, receiver_for, unheard
@@ -89,6 +95,7 @@ class App:
         self._server: _Server | None = None
         self.traps: TrapReceiver | None = None  # [traps]: the SNMP trap receiver
         self.probes: ProbePool | None = None  # [daemon] probe_workers: worker processes
+        self._categories: tuple[Config, dict[str, str]] | None = None  # (of config, by check)
         # The API's header deadline and connection cap (api/connections.py), changed by reload.
         self.connections = ConnectionGuard(
             config.daemon.header_timeout.total_seconds(), config.daemon.max_connections
@@ -207,8 +214,38 @@ class App:
             store=self.store,
             configured=lambda name: self.config.check_by_name.get(name),
         )
-        # Heartbeats sit above the API (they use its token helpers): their routes are passed in.
-        return build_api(services, extra_routes=heartbeat.routes(heartbeats))
+        # Heartbeats and the console sit above the API (they use its token helpers and read
+        # paths): their routes are passed in.
+        extra = [*heartbeat.routes(heartbeats), *self._console(services.listings)]
+        return build_api(services, extra_routes=extra)
+
+    def _check_categories(self) -> dict[str, str]:
+        """check_categories(config), worked out again only when a reload replaced the config."""
+        config = self.config
+        if self._categories is None or self._categories[0] is not config:
+            self._categories = (config, check_categories(config))
+        return self._categories[1]
+
+    def _console(self, listings: listings.ListingServices) -> list[BaseRoute]:
+        """The web console's routes when `[web] enabled` (decided at start), else none."""
+        if not self.config.web.enabled:
+            return []
+        store = self.store
+
+        async def session_key() -> bytes:  # kept in `ack_keys` beside the ack links' key
+            return await stored_key(store, console_sessions.KEY_NAME)
+
+        return console.routes(
+            ConsoleServices(
+                listings=listings,
+                settings=lambda: self.config.web,
+                public_url=lambda: self.config.daemon.public_url,
+                person=lambda name: self.config.person_by_name.get(name),
+                categories=lambda: {c.name: c.priority for c in self.config.categories},
+                check_categories=self._check_categories,
+                stored_key=session_key,
+            )
+        )
 
     def metric_sources(self) -> MetricSources:
         """What GET /metrics reports, from this started App (tests read it too)."""
@@ -251,6 +288,12 @@ class App:
                     key=f"daemon.{key}",
                     hint="this setting takes effect after a restart",
                 )
+        if old.web.enabled != new.web.enabled:  # the console's routes are built at start
+            log.warning(
+                "restart_needed",
+                key="web.enabled",
+                hint="this setting takes effect after a restart",
+            )
         self.connections.header_timeout = new.daemon.header_timeout.total_seconds()
         self.connections.max_connections = new.daemon.max_connections
         old_notifiers = self.notifiers
@@ -359,6 +402,18 @@ def calendar_plan(config: Config) -> Plan:
     }
     rotas = tuple(Rota(s.rota(), recipients) for s in config.schedules if s.handoff_notice)
     return Plan(retention=config.daemon.retention, rotas=rotas)
+
+
+def check_categories(config: Config) -> dict[str, str]:
+    """Each enabled check's category: that of the rules that would page for it when critical
+    (the console's /status)."""
+    return {
+        check.name: decision.category
+        for check in config.checks
+        if check.enabled
+        and (decision := match(config.rules, check.labels, check.name, Status.CRITICAL))
+        and decision.category
+    }
 
 
 def _probed(checks: dict[str, Check]) -> list[CheckConfig]:
