@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import socket
 import uuid
@@ -18,7 +19,6 @@ from typing import Any
 import structlog
 import uvicorn
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute
 
 from escalatord import plugins
 from escalatord.api import ack, ingest, listings, silences
@@ -34,9 +34,7 @@ from escalatord.config.model import Config
 from escalatord.console import app as console
 from escalatord.console import sessions as console_sessions
 from escalatord.console.services import ConsoleServices
-from escalatord.core.rules import match
 from escalatord.core.shadowing import shadow_warnings
-from escalatord.core.status import Status
 from escalatord.errors import EscalatordError
 from escalatord.escalation.engine import Engine
 from escalatord.heartbeats import endpoint as heartbeat
@@ -95,7 +93,6 @@ class App:
         self._server: _Server | None = None
         self.traps: TrapReceiver | None = None  # [traps]: the SNMP trap receiver
         self.probes: ProbePool | None = None  # [daemon] probe_workers: worker processes
-        self._categories: tuple[Config, dict[str, str]] | None = None  # (of config, by check)
         # The API's header deadline and connection cap (api/connections.py), changed by reload.
         self.connections = ConnectionGuard(
             config.daemon.header_timeout.total_seconds(), config.daemon.max_connections
@@ -215,37 +212,13 @@ class App:
             configured=lambda name: self.config.check_by_name.get(name),
         )
         # Heartbeats and the console sit above the API (they use its token helpers and read
-        # paths): their routes are passed in.
-        extra = [*heartbeat.routes(heartbeats), *self._console(services.listings)]
+        # paths): their routes are passed in. The console's key is kept in `ack_keys` too.
+        extra = heartbeat.routes(heartbeats)
+        if self.config.web.enabled:  # [web]: decided at start (docs/console.md)
+            key = functools.partial(stored_key, self.store, console_sessions.KEY_NAME)
+            web = ConsoleServices(services.listings, config=lambda: self.config, stored_key=key)
+            extra = [*extra, *console.routes(web)]
         return build_api(services, extra_routes=extra)
-
-    def _check_categories(self) -> dict[str, str]:
-        """check_categories(config), worked out again only when a reload replaced the config."""
-        config = self.config
-        if self._categories is None or self._categories[0] is not config:
-            self._categories = (config, check_categories(config))
-        return self._categories[1]
-
-    def _console(self, listings: listings.ListingServices) -> list[BaseRoute]:
-        """The web console's routes when `[web] enabled` (decided at start), else none."""
-        if not self.config.web.enabled:
-            return []
-        store = self.store
-
-        async def session_key() -> bytes:  # kept in `ack_keys` beside the ack links' key
-            return await stored_key(store, console_sessions.KEY_NAME)
-
-        return console.routes(
-            ConsoleServices(
-                listings=listings,
-                settings=lambda: self.config.web,
-                public_url=lambda: self.config.daemon.public_url,
-                person=lambda name: self.config.person_by_name.get(name),
-                categories=lambda: {c.name: c.priority for c in self.config.categories},
-                check_categories=self._check_categories,
-                stored_key=session_key,
-            )
-        )
 
     def metric_sources(self) -> MetricSources:
         """What GET /metrics reports, from this started App (tests read it too)."""
@@ -281,19 +254,16 @@ class App:
     async def reload(self, new: Config) -> None:
         """Apply a validated config. Settings that need a restart are named in the log."""
         old = self.config
-        for key in ("database", "listen", "icmp_privileged", "probe_workers"):
-            if getattr(old.daemon, key) != getattr(new.daemon, key):
+        keys = ("daemon.database", "daemon.listen", "daemon.icmp_privileged",
+                "daemon.probe_workers", "web.enabled")  # fmt: skip
+        for key in keys:
+            section, name = key.split(".")
+            if getattr(getattr(old, section), name) != getattr(getattr(new, section), name):
                 log.warning(
                     "restart_needed",
-                    key=f"daemon.{key}",
+                    key=key,
                     hint="this setting takes effect after a restart",
                 )
-        if old.web.enabled != new.web.enabled:  # the console's routes are built at start
-            log.warning(
-                "restart_needed",
-                key="web.enabled",
-                hint="this setting takes effect after a restart",
-            )
         self.connections.header_timeout = new.daemon.header_timeout.total_seconds()
         self.connections.max_connections = new.daemon.max_connections
         old_notifiers = self.notifiers
@@ -402,18 +372,6 @@ def calendar_plan(config: Config) -> Plan:
     }
     rotas = tuple(Rota(s.rota(), recipients) for s in config.schedules if s.handoff_notice)
     return Plan(retention=config.daemon.retention, rotas=rotas)
-
-
-def check_categories(config: Config) -> dict[str, str]:
-    """Each enabled check's category: that of the rules that would page for it when critical
-    (the console's /status)."""
-    return {
-        check.name: decision.category
-        for check in config.checks
-        if check.enabled
-        and (decision := match(config.rules, check.labels, check.name, Status.CRITICAL))
-        and decision.category
-    }
 
 
 def _probed(checks: dict[str, Check]) -> list[CheckConfig]:

@@ -45,3 +45,19 @@ def test_passwd_refuses_an_empty_or_short_password(given):
     assert done.returncode == 2
     assert done.stdout == ""
     assert "at least 10 characters" in done.stderr
+
+
+def test_passwd_prompts_twice_and_asks_again_when_they_differ():
+    """Without --stdin the password is asked twice without echo; two entries that differ are
+    asked for again, and the line printed is for the confirmed one."""
+    from click.testing import CliRunner
+
+    from escalatord.cli import main
+
+    typed = "first password 1\nanother one 22\ncorrect horse battery\ncorrect horse battery\n"
+    done = CliRunner().invoke(main, ["passwd", "alice"], input=typed)
+    assert done.exit_code == 0, done.output
+    assert "do not match" in done.output
+    assert "correct horse battery" not in done.output  # hidden input is not echoed
+    line = next(x for x in done.output.splitlines() if x.startswith("password_hash = "))
+    assert PasswordHasher().verify(line.split('"')[1], "correct horse battery")

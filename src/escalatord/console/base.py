@@ -90,13 +90,15 @@ class Console:
 
     async def session(self, request: Request) -> Session | None:
         """The request's unexpired session (signed in or not); None without one."""
-        if "session" not in request.state._state:
+        try:
+            return request.state.console_session  # read once per request
+        except AttributeError:
             found = sessions.load(await self.key(), request.cookies.get(sessions.COOKIE))
             ttl = self.services.settings().session_ttl
             if found is not None and found.expired(self.services.now(), ttl):
                 found = None
-            request.state.session = found
-        return request.state.session
+            request.state.console_session = found
+            return found
 
     async def visitor(self, request: Request) -> Visitor | None:
         """Who is signed in: the session's person, still configured with the same password."""

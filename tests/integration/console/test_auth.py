@@ -56,13 +56,30 @@ class Clock:
 
 @dataclass
 class World:
-    """The stand-in config, the clock, and what the test pages saw."""
+    """The stand-in config (persons, [web], public_url), the clock, and what the test pages
+    saw."""
 
     persons: dict[str, Person]
     settings: Settings = field(default_factory=Settings)
     clock: Clock = field(default_factory=Clock)
     acted: list[str] = field(default_factory=list)
     public_url: str | None = None
+    categories: tuple[()] = ()
+    rules: tuple[()] = ()
+    checks: tuple[()] = ()
+
+    # What the console reads of the config (console/services.py ConsoleConfig).
+    @property
+    def web(self) -> Settings:
+        return self.settings
+
+    @property
+    def daemon(self) -> World:
+        return self
+
+    @property
+    def person_by_name(self) -> dict[str, Person]:
+        return self.persons
 
 
 def test_routes(console: Console, world: World) -> list[Route]:
@@ -106,11 +123,7 @@ def app(world: World) -> Starlette:
 
     services = ConsoleServices(
         listings=None,  # type: ignore[arg-type]  # these pages read nothing
-        settings=lambda: world.settings,
-        public_url=lambda: world.public_url,
-        person=world.persons.get,
-        categories=dict,
-        check_categories=dict,
+        config=lambda: world,  # type: ignore[arg-type,return-value]
         stored_key=no_stored_key,
         now=world.clock,
     )
