@@ -21,7 +21,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from escalatord import plugins
-from escalatord.api import ack, ingest, listings, silences
+from escalatord.api import ack, confirm, ingest, listings, silences
 from escalatord.api.app import ApiServices, HealthSources, MetricSources
 from escalatord.api.app import build as build_api
 from escalatord.api.connections import ConnectionGuard, warn_if_few_files
@@ -205,6 +205,7 @@ class App:
             ),
             ack=ack.AckServices(links=links, store=self.store, wake=self.dispatcher.wake),
             silences=silences.SilenceServices(store=self.store, tokens=lambda: self.config.api),
+            confirm=confirm.ConfirmServices(key=links.key, store=self.store),
         )
         heartbeats = heartbeat.HeartbeatServices(
             monitor=self.monitor,

@@ -36,6 +36,7 @@ from escalatord.commands.common import run_async as _run
 from escalatord.commands.common import unknown_name as _unknown
 from escalatord.commands.common import who as _who
 from escalatord.commands.common import with_store as _with_store
+from escalatord.commands.contacts import people, test_contacts
 from escalatord.commands.drill import drill
 from escalatord.commands.incidents import reassign, snooze
 from escalatord.commands.lint import lint
@@ -65,6 +66,8 @@ main.add_command(lint)  # commands/lint.py (the analysis: config/lint.py)
 main.add_command(plan)  # commands/plan.py (the data: commands/plan_data.py)
 main.add_command(drill)  # commands/drill.py
 main.add_command(simulate)  # commands/simulate.py (the run: commands/simulation.py)
+main.add_command(test_contacts)  # commands/contacts.py, with `people`
+main.add_command(people)
 main.add_command(passwd)  # commands/passwd.py: a console sign-in's password_hash
 
 

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from escalatord import __version__
-from escalatord.api import ack, ingest, listings, silences
+from escalatord.api import ack, confirm, ingest, listings, silences
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 LATENESS_QUANTILES = (0.5, 0.99)
@@ -146,6 +146,7 @@ class ApiServices:
     listings: listings.ListingServices
     ack: ack.AckServices
     silences: silences.SilenceServices | None = None  # run-time silences (api/silences.py)
+    confirm: confirm.ConfirmServices | None = None  # contact tests' links (api/confirm.py)
 
 
 def build(services: ApiServices, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
@@ -202,6 +203,7 @@ def build(services: ApiServices, extra_routes: Sequence[BaseRoute] = ()) -> Star
             *listings.routes(services.listings),
             *ack.routes(services.ack),
             *(silences.routes(services.silences) if services.silences is not None else ()),
+            *(confirm.routes(services.confirm) if services.confirm is not None else ()),
         ],
         exception_handlers={404: not_found, 405: method_not_allowed},
     )

@@ -1,9 +1,13 @@
 """`escalatord lint [--config] [--json] [--weeks 4]`: what in the config would fail people at
 3 a.m. The analysis is config/lint.py's; this reads its inputs and prints its findings.
 
-The stored run-time overrides (`oncall override`) count when the database can be opened; when
-it cannot, a note on stderr says so and the config alone is used. Exit codes: 0 no finding,
-1 findings, 2 a usage error or a rejected config (check-config says why).
+The stored run-time overrides (`oncall override`) and contact confirmations (`test-contacts`)
+count when the database can be opened; when it cannot, a note on stderr says so, the config
+alone is used, and contacts are not judged (nothing is known of their confirmations: reporting
+all of them would bury the other findings on a machine without the database).
+
+Exit codes: 0 no finding, 1 findings, 2 a usage error or a rejected config (check-config says
+why).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import TYPE_CHECKING
 import click
 
 from escalatord.commands.common import config_option, load_config, stored_overrides
+from escalatord.commands.contacts import stored_confirmations
 
 if TYPE_CHECKING:
     from escalatord.config.lint import Finding
@@ -37,14 +42,16 @@ MAX_WEEKS = 52
 def lint(config_path: str, as_json: bool, weeks: int) -> None:
     """Find what would fail people at 3 a.m.: checks no rule covers, rules that match no check
     or are shadowed, levels that reach nobody at some moment of the next weeks (schedule gaps),
-    persons without a contact, names defined and never used. Exit 1 on findings, 0 when clean.
+    persons without a contact, contacts never confirmed (`test-contacts`), names defined and
+    never used. Exit 1 on findings, 0 when clean.
     docs/lint.md lists the findings."""
     from escalatord.config.lint import lint as analyse
 
     config = load_config(config_path)
     start = datetime.now(UTC)
     overrides = stored_overrides(config, start, start + timedelta(weeks=weeks))
-    found = analyse(config, start, weeks, overrides, _files(config_path))
+    confirmed = stored_confirmations(config)
+    found = analyse(config, start, weeks, overrides, _files(config_path), confirmed)
     if as_json:
         click.echo(json.dumps([f.as_dict() for f in found], indent=2))
     else:

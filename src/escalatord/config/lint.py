@@ -13,11 +13,12 @@ names its file and key path (as check-config's problems do) and says how to mend
   `start` to `start + weeks` (a schedule with nobody on call, persons or teams without
   contacts); the first such moment is given in the schedule's zone;
 - person-without-contact: a person no page can reach;
-- unused-person, unused-team, unused-schedule, unused-notifier, unused-policy: names defined
-  and never referenced.
-
-Categories (priority 1-2 without owner, runbook or steps) and unconfirmed contacts are not
-looked at yet: `Config` has no categories and no confirmations are stored (issue 15).
+- contact-unconfirmed: a person's contact whose test message (`escalatord test-contacts`) was
+  never confirmed, judged only when `confirmed` is given (read from the database; without one
+  nothing is known and no contact is reported);
+- urgent-rule-incomplete: a rule of a priority 1-2 category without owner, runbook or steps;
+- unused-person, unused-team, unused-schedule, unused-notifier, unused-policy,
+  unused-category: names defined and never referenced.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ KINDS = (
     "schedule-gap",
     "level-reaches-nobody",
     "person-without-contact",
+    "contact-unconfirmed",
     "urgent-rule-incomplete",
     "shadowed-rule",
     "rule-matches-no-check",
@@ -73,6 +75,8 @@ class Finding:
 
 # (kind, name) -> the file the item was read from ("rule" items by index, see `lint`).
 Files = Mapping[tuple[str, str], str]
+# (person, notifier, address) -> when that contact was last confirmed.
+Confirmed = Mapping[tuple[str, str, str], datetime]
 
 
 def lint(
@@ -81,18 +85,21 @@ def lint(
     weeks: int = 4,
     overrides: Mapping[str, Sequence[Override]] | None = None,
     files: Files | None = None,
+    confirmed: Confirmed | None = None,
 ) -> list[Finding]:
     """Every finding of `config`, in the order of KINDS then config order.
 
     `start` (aware) begins the span of `weeks` scanned for levels that reach nobody;
     `overrides` are each schedule's stored run-time overrides, in the order added; `files`
-    names the file of each item (default: `config.source`; rules use `config.rule_files`).
+    names the file of each item (default: `config.source`; rules use `config.rule_files`);
+    `confirmed` says when each confirmed contact was (None: unknown, contacts not judged).
     """
     where = _Where(config, files or {})
     found = [
         *_uncovered(config, where),
         *_levels(config, where, start, start + timedelta(weeks=weeks), overrides or {}),
         *_no_contact(config, where),
+        *(_unconfirmed(config, where, confirmed) if confirmed is not None else ()),
         *_urgent(config, where),
         *_shadowed(config, where),
         *_rules_unused(config, where),
@@ -248,6 +255,22 @@ def _no_contact(config: Config, where: _Where) -> list[Finding]:
         )
         for person in config.persons
         if not person.contacts
+    ]
+
+
+def _unconfirmed(config: Config, where: _Where, confirmed: Confirmed) -> list[Finding]:
+    return [
+        Finding(
+            "contact-unconfirmed",
+            where("person", person.name),
+            f"person[{person.name}].contact[{number}]",
+            f"person {person.name!r} contact {number} ({contact.notifier} → {contact.to}) "
+            f"never confirmed: run escalatord test-contacts --person {person.name}, and have "
+            "them follow the link in the test message",
+        )
+        for person in config.persons
+        for number, contact in enumerate(person.contacts)
+        if (person.name, contact.notifier, contact.to) not in confirmed
     ]
 
 

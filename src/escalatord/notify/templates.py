@@ -81,7 +81,9 @@ _INTRO = {
     "acknowledged": "Acknowledged{by}: escalation has stopped.",
     "resolved": "The incident is resolved: no action is needed.",
     "closed": "The incident is closed.",
-    "test": "This is a test message: no action is needed.",
+    # Nothing is wrong; a contact test (people/confirmations.py) asks for its link to be
+    # followed, so this does not say that no action is needed.
+    "test": "This is a test message: nothing is wrong.",
     # Not about an incident: the title says until when (calendar/handoffs.py).
     "handoff": "Your on-call turn begins now.",
 }

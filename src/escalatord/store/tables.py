@@ -252,3 +252,27 @@ silences = Table(
     sqlite_autoincrement=True,  # ids are never reused: `silence remove 3` from an old listing
 )
 Index("ix_silences_ends_at", silences.c.ends_at)
+
+# Contact tests (`escalatord test-contacts`, issue 15): one row per test message sent to one
+# contact of one person, and when its signed confirm link was followed (NULL: not yet). A
+# contact is (person, notifier, address): `contact` is its index in the config when sent, for
+# the record only, so reordering contacts keeps their confirmations and a changed address has
+# none. The message itself is the outbox row `outbox_key` (sent by the daemon's dispatcher).
+contact_tests = Table(
+    "contact_tests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("person", String(200), nullable=False),
+    Column("contact", Integer, nullable=False),
+    Column("notifier", String(200), nullable=False),
+    Column("address", Text, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=False),
+    Column("sent_by", Text, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("outbox_key", String(400), nullable=False),
+    Column("confirmed_at", UTCDateTime),
+    Column("confirmed_from", Text),  # the client address that followed the link
+    # Ids are never reused: a link names its row, and must not confirm a newer test.
+    sqlite_autoincrement=True,
+)
+Index("ix_contact_tests_person", contact_tests.c.person, contact_tests.c.notifier)
