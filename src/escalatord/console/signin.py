@@ -50,6 +50,7 @@ def routes(console: Console) -> list[Route]:
     """The sign-in routes, sharing one limiter of failed attempts."""
     limiter = LoginLimiter()
     verifying = asyncio.Semaphore(VERIFY_AT_ONCE)
+    _unknown_hash()  # made now: the first unknown name must not cost a hash as well
     services = console.services
 
     async def form(request: Request, *, status: int = 200, problem: str = "",

@@ -13,12 +13,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from escalatord.app import App
 from escalatord.config.model import PolicyConfig
 from escalatord.core.planning import snapshot
 from escalatord.core.rules import Decision
 from escalatord.incidents import service
+from escalatord.store.tables import ack_keys
 from tests.support.app import eventually, page_everything, running_app
 from tests.support.console import persons_toml, sign_in
 from tests.support.http_target import HttpTarget
@@ -122,6 +124,9 @@ async def test_board_shows_checks_by_site_and_open_incidents_by_priority(tmp_pat
             assert f'data-incident="{care}"' in fragment.text
             assert (await client.get("/static/console.js")).status_code == 200
             assert (await client.get("/static/console.css")).status_code == 200
+        async with app.store.read() as conn:  # no [web] secret: the key is kept with the ack key
+            keys = set((await conn.execute(select(ack_keys.c.name))).scalars())
+        assert "web-sessions" in keys
         async with httpx.AsyncClient(base_url=app.base_url) as stranger:  # type: ignore[attr-defined]
             assert (await stranger.get("/board/fragment")).status_code == 401
 
