@@ -217,7 +217,9 @@ class App:
         extra = heartbeat.routes(heartbeats)
         if self.config.web.enabled:  # [web]: decided at start (docs/console.md)
             key = functools.partial(stored_key, self.store, console_sessions.KEY_NAME)
-            web = ConsoleServices(services.listings, config=lambda: self.config, stored_key=key)
+            web = ConsoleServices(services.listings, config=lambda: self.config, stored_key=key,
+                                  writer=self.store, wake=self.dispatcher.wake,
+                                  resolver=self.engine.resolver)  # fmt: skip
             extra = [*extra, *console.routes(web)]
         return build_api(services, extra_routes=extra)
 

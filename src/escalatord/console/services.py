@@ -9,13 +9,18 @@ same way, through `ReadTokens`), and app.py hands it `lambda: self.config`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from escalatord.api.listings import ListingServices
 from escalatord.core.rules import Rule, match
 from escalatord.core.status import Status
+from escalatord.incidents.ladder import Resolver
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 class Person(Protocol):
@@ -103,6 +108,24 @@ class ConsoleConfig(Protocol):
     @property
     def checks(self) -> Sequence[Check]: ...
 
+    # The names an incident may be reassigned to (as `escalatord reassign --to`).
+    @property
+    def team_by_name(self) -> Mapping[str, Any]: ...
+
+    @property
+    def schedule_by_name(self) -> Mapping[str, Any]: ...
+
+    @property
+    def notifier_by_name(self) -> Mapping[str, Any]: ...
+
+    def target_kind(self, name: str) -> str | None: ...
+
+
+class Writer(Protocol):
+    """The store's one writer (store/db.py `Store.write`): a transaction, committed on exit."""
+
+    def write(self) -> AbstractAsyncContextManager[AsyncConnection]: ...
+
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
@@ -117,6 +140,11 @@ class ConsoleServices:
     config: Callable[[], ConsoleConfig]  # the running config (App.config)
     stored_key: Callable[[], Awaitable[bytes]]  # the generated session key (ack_keys)
     now: Callable[[], datetime] = field(default=_utcnow)  # tests pass their own clock
+    # Acting on incidents (console/actions.py): the store's writer, the dispatcher's wake (so
+    # the notices an action enqueues go out at once) and the engine's resolver (reassign).
+    writer: Writer | None = None
+    wake: Callable[[], None] = field(default=lambda: None)
+    resolver: Resolver | None = None
     # (config, its check categories): worked out again only when a reload replaced the config.
     _categories: list[tuple[ConsoleConfig, dict[str, str]]] = field(
         default_factory=list, repr=False, compare=False
