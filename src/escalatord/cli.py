@@ -63,7 +63,7 @@ main.add_command(reassign)
 main.add_command(silence)  # commands/silences.py
 main.add_command(report_command)  # commands/report.py
 main.add_command(lint)  # commands/lint.py (the analysis: config/lint.py)
-main.add_command(plan)  # commands/plan.py (the data: commands/plan_data.py)
+main.add_command(plan)  # commands/plan.py (the data: plan/data.py)
 main.add_command(drill)  # commands/drill.py
 main.add_command(simulate)  # commands/simulate.py (the run: commands/simulation.py)
 main.add_command(test_contacts)  # commands/contacts.py, with `people`

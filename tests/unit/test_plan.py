@@ -1,5 +1,5 @@
-"""`escalatord plan`'s pure parts: the threshold words of each check type (plan_words.py) and
-the plan data of a small config (plan_data.py): sections, ladder times, on-call names with a
+"""`escalatord plan`'s pure parts: the threshold words of each check type (plan/words.py) and
+the plan data of a small config (plan/data.py): sections, ladder times, on-call names with a
 handoff inside the weeks shown, contact paths and the dependency map."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
-from escalatord.commands.plan import render
-from escalatord.commands.plan_data import NO_CATEGORY, assemble
-from escalatord.commands.plan_words import thresholds
 from escalatord.config.loader import load_text
+from escalatord.plan.data import NO_CATEGORY, assemble
+from escalatord.plan.render import render
+from escalatord.plan.words import thresholds
 
 CONFIG = """
 [[check]]

@@ -1,10 +1,11 @@
 """`escalatord plan [--format md|html] [--out FILE] [--weeks 2] [--config]`: the escalation plan
 as a document, from the config (and the stored run-time overrides of the rota).
 
-The plan's data is plan_data.py's (pure); this reads its inputs and renders it with the Jinja2
-templates in commands/templates/. The stored overrides count when the database can be opened;
-when it cannot, a note on stderr says so and the config alone is used (as `lint` does). Exit
-codes: 0 written; 1 the output file cannot be written; 2 a usage error or a rejected config.
+The plan's data is plan/data.py's (pure); this reads its inputs and renders it with
+plan/render.py (the Jinja2 templates in plan/templates/, which the console's /plan shares).
+The stored overrides count when the database can be opened; when it cannot, a note on stderr
+says so and the config alone is used (as `lint` does). Exit codes: 0 written; 1 the output
+file cannot be written; 2 a usage error or a rejected config.
 """
 
 from __future__ import annotations
@@ -16,22 +17,6 @@ import click
 from escalatord.commands.common import config_option, fail, load_config, stored_overrides
 
 MAX_WEEKS = 52
-
-
-def render(plan: object, fmt: str) -> str:
-    """The plan rendered as `fmt` ("md" or "html"); HTML is autoescaped, Markdown is not (a
-    wiki page is text, and escaping would show "&amp;" to its readers)."""
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("escalatord.commands", "templates"),
-        autoescape=fmt == "html",
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    return env.get_template(f"plan.{fmt}.j2").render(plan=plan)
 
 
 @click.command(short_help="The escalation plan as a document (Markdown or one HTML file).")
@@ -57,7 +42,8 @@ def plan(config_path: str, fmt: str, out: str | None, weeks: int) -> None:
     incident with its thresholds in words, the rule, severity, owner, runbook, action steps and
     ladder; who is on call for the next weeks, contact paths, and the dependency map.
     docs/plan.md describes it."""
-    from escalatord.commands.plan_data import assemble
+    from escalatord.plan.data import assemble
+    from escalatord.plan.render import render
 
     config = load_config(config_path)
     start = datetime.now(UTC).replace(second=0, microsecond=0)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -22,9 +22,9 @@ from escalatord.commands.common import config_option, load_config, run_async, wi
 from escalatord.core.durations import format_duration, parse_duration
 from escalatord.core.events import rfc3339
 from escalatord.core.report import ALL, GROUPINGS, NONE, AckTimes, Figures, Report, report
+from escalatord.people.zones import zones
 
 if TYPE_CHECKING:
-    from escalatord.config.model import Config
     from escalatord.store.db import Store
 
 COLUMNS = (
@@ -42,22 +42,6 @@ def _since(ctx: click.Context, param: click.Parameter, text: str) -> timedelta:
     if since <= timedelta(0):
         raise click.BadParameter(f"{text!r} is not a positive duration, e.g. 30d or 12h")
     return since
-
-
-def zones(config: Config) -> dict[str, tzinfo]:
-    """Each configured person's zone for working hours: their own `timezone`, else that of the
-    first [[schedule]] (in config order) with them in a layer, else UTC (the default)."""
-    from escalatord.config.people import zone  # pydantic: loaded by this command only
-
-    found: dict[str, tzinfo] = {}
-    for schedule in config.schedules:
-        for layer in schedule.layers:
-            for name in layer.members:
-                found.setdefault(name, schedule.zone)
-    for person in config.persons:
-        if person.timezone:
-            found[person.name] = zone(person.timezone)
-    return found
 
 
 @click.command(short_help="Incidents, MTTA/MTTR, escalations and pages since a time.")

@@ -2,11 +2,12 @@
 
 Pure: the instant and the stored run-time overrides are passed in, nothing is read or printed
 here, so the plan of a config at a given moment can be tested without a database or a clock.
-commands/plan.py renders a `Plan` with the Jinja2 templates in commands/templates/.
+plan/render.py renders a `Plan` with the Jinja2 templates in plan/templates/, for `escalatord
+plan` (commands/plan.py) and the console's /plan (console/plan.py).
 
 What is in it: per [[category]] (by priority, then name; checks whose rule sets no category
 last, under "(no category)") and per site (labels.site, "(no site)" without one), every enabled
-check some rule would open an incident for, with its thresholds in words (plan_words.py), the
+check some rule would open an incident for, with its thresholds in words (plan/words.py), the
 matched rule's severity, owner, runbook, steps and the ladder of its policy; the rota of every
 schedule for the next weeks; each person's contact paths; and the dependency map.
 """
@@ -18,11 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from escalatord.commands.plan_words import thresholds
 from escalatord.core.durations import format_duration
 from escalatord.core.oncall import Override, Segment, rota
 from escalatord.core.rules import match
 from escalatord.core.status import Status
+from escalatord.plan.words import thresholds
 
 if TYPE_CHECKING:
     from escalatord.config.model import Config, PolicyConfig

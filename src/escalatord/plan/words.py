@@ -1,4 +1,4 @@
-"""What makes a check fail, in plain words, for `escalatord plan`.
+"""What makes a check fail, in plain words, for the escalation plan (`escalatord plan`, /plan).
 
 One small function per check type reads that type's keys (by name, with getattr: the plan must
 not import every check module, and a plugin's type simply falls back); any other type gets the
