@@ -41,7 +41,7 @@ PACKAGES = {
     "systemd-analyze": "systemd",  # checks the shipped unit and snippets
     "systemd-sysusers": "systemd",
     "systemd-tmpfiles": "systemd",
-    "chromium": "chromium",  # renders `escalatord plan --format html` headless
+    "chromium": "chromium",  # the plan's HTML headless; the console's browser tests
 }
 # Directories packages fill outside PATH: found there by absolute path or by a glob.
 PACKAGE_DIRS = {
