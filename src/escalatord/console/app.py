@@ -11,14 +11,14 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from escalatord.console import board, signin, status
+from escalatord.console import actions, board, incident, signin, status
 from escalatord.console.base import Console
 from escalatord.console.services import ConsoleServices
 
 STATIC = Path(__file__).parent / "static"
-PAGES = (signin, board, status)
+PAGES = (signin, board, status, incident, actions)
 # The header's menu: (label, path, the role that sees it).
-NAV = (("Board", "/", "viewer"),)
+NAV = (("Board", "/", "viewer"), ("Incidents", "/incidents", "viewer"))
 
 
 def routes(services: ConsoleServices) -> list[BaseRoute]:
