@@ -38,13 +38,13 @@ from escalatord.core.shadowing import shadow_warnings
 from escalatord.errors import EscalatordError
 from escalatord.escalation.engine import Engine
 from escalatord.heartbeats import endpoint as heartbeat
+from escalatord.monitor import cluster as node
 from escalatord.monitor.probes import ProbePool
 from escalatord.monitor.runner import Monitor
 from escalatord.notify.base import Notifier, NotifierConfig
 from escalatord.notify.dispatcher import Dispatcher
 from escalatord.notify.links import AckLinks, stored_key
 from escalatord.store.db import Store
-from escalatord.store.watch import StoreWatch
 from escalatord.traps.receiver import TrapReceiver, receiver_for, unheard
 
 log = structlog.get_logger("escalatord.app")
@@ -113,8 +113,8 @@ class App:
         self.notifiers = {n.name: build_notifier(n) for n in config.notifiers}
         # Ack links are signed with one key for the daemon's life; the API verifies with it.
         links = AckLinks(self.store, lambda: self.config.daemon)
-        # This run of the daemon: its node row (the write probe) and its outbox claims.
-        self.watch = StoreWatch(self.store, node=socket.gethostname(), instance=uuid.uuid4().hex)
+        # This run of the daemon: its node row (the write probe; a cluster's lease), its claims.
+        self.watch = node.watch(self.store, config, instance=uuid.uuid4().hex)
         self.dispatcher = Dispatcher(
             self.store, self.notifiers, links=links, owner=self.watch.instance
         )
@@ -126,6 +126,7 @@ class App:
         checks = {c.name: build_check(c, self.context) for c in config.checks if c.enabled}
         self.monitor = Monitor(self.store, self.engine, checks)
         await self.monitor.load()
+        self.cluster = await node.join(config, self.watch, self.monitor, self.dispatcher)
         # Decided once for the daemon, by opening the sockets; its probe workers get the same.
         icmp = mode_of(self.context)
         if not icmp.usable and pings(config.checks):
@@ -140,7 +141,7 @@ class App:
             self.monitor.probes = self.probes
         # Jobs added before start() are not each handed to a running loop: a large config
         # starts fast (bench/RESULTS.md, "Daemon under load: `checks.py`", finding 4).
-        self.monitor.scheduler.set_checks(config.checks)
+        self.monitor.schedule(config.checks)
         self.monitor.scheduler.start()
         # Retention and handoff notices: APScheduler jobs in this loop (calendar/jobs.py).
         self.calendar = Calendar(self.store, calendar_plan(config), wake=self.dispatcher.wake)
@@ -175,7 +176,7 @@ class App:
             (self.dispatcher.run(), "dispatcher"),
             (self.engine.run(), "engine"),
             (self.monitor.flush_loop(), "flush"),
-            (self.watch.run(), "store-watch"),
+            (self.cluster.run() if self.cluster else self.watch.run(), "store-watch"),
             (self._server.serve(sockets=[listener]), "api"),
         ):
             self._tasks.append(asyncio.create_task(coro, name=name))
@@ -225,7 +226,7 @@ class App:
 
     def metric_sources(self) -> MetricSources:
         """What GET /metrics reports, from this started App (tests read it too)."""
-        optional = [part for part in (self.probes, self.traps) if part is not None]
+        optional = [part for part in (self.probes, self.traps, self.cluster) if part is not None]
         return MetricSources(
             monitor=self.monitor,
             dispatcher=self.dispatcher,
@@ -241,7 +242,7 @@ class App:
         await self.watch.beat()
         self.watch.report()
         try:
-            await self.dispatcher.take_back(alive={self.watch.instance})
+            await self.dispatcher.take_back(alive=await node.live_instances(self.watch))
         except Exception:
             log.exception("take_back_failed")
 
@@ -296,7 +297,8 @@ class App:
         # Replaced checks restart on their (possibly new) interval; unchanged ones keep theirs.
         for check in dropped_checks:
             self.monitor.scheduler.remove(check.name)
-        self.monitor.scheduler.set_checks(new.checks)
+        await node.reconfigure(self.watch, self.cluster, new)  # the config's hash, the share
+        self.monitor.schedule(new.checks)
         for obj in (*dropped_checks, *dropped_notifiers):
             with contextlib.suppress(Exception):
                 await obj.close()
@@ -338,6 +340,7 @@ class App:
             await self.monitor.flush()
         except Exception:
             log.exception("final_flush_failed")
+        await node.leave(self.cluster)  # after the flush: the next owners read these states
         for obj in (*self.monitor.checks.values(), *self.notifiers.values()):
             with contextlib.suppress(Exception):
                 await obj.close()

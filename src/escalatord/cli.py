@@ -40,6 +40,7 @@ from escalatord.commands.contacts import people, test_contacts
 from escalatord.commands.drill import drill
 from escalatord.commands.incidents import reassign, snooze
 from escalatord.commands.lint import lint
+from escalatord.commands.nodes import nodes
 from escalatord.commands.oncall import oncall
 from escalatord.commands.passwd import passwd
 from escalatord.commands.plan import plan
@@ -69,6 +70,7 @@ main.add_command(simulate)  # commands/simulate.py (the run: commands/simulation
 main.add_command(test_contacts)  # commands/contacts.py, with `people`
 main.add_command(people)
 main.add_command(passwd)  # commands/passwd.py: a console sign-in's password_hash
+main.add_command(nodes)  # commands/nodes.py: a cluster's nodes (docs/cluster.md)
 
 
 @main.command()

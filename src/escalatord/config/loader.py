@@ -4,9 +4,9 @@
 frozen `Config` or raises `ConfigError` listing EVERY problem found (file, key path, message).
 
 1. Each file is parsed with rtoml (Rust; tomli, tomllib's own source, reports syntax
-   errors). Top-level keys: include, daemon, defaults, api, traps, web, check, rule, policy,
-   notifier, person, team, schedule, maintenance, category; `daemon`, `defaults`, `api`,
-   `traps`, `web` only in the main file.
+   errors). Top-level keys: include, daemon, defaults, api, traps, web, cluster, check, rule,
+   policy, notifier, person, team, schedule, maintenance, category; `daemon`, `defaults`,
+   `api`, `traps`, `web`, `cluster` only in the main file.
 2. `${VAR}` in any string value is replaced from the environment; `$${` is a literal `${`.
 3. `include = [...]`: paths and globs relative to the including file's directory, each glob
    sorted. A glob matching nothing is fine; a missing plain path is a problem. A file is read
@@ -44,6 +44,7 @@ from pydantic import BaseModel, ValidationError
 from escalatord import plugins
 from escalatord.config import messages
 from escalatord.config.categories import CategoryConfig
+from escalatord.config.cluster import ClusterConfig, sqlite_problem
 from escalatord.config.items import Item, cross_check
 from escalatord.config.model import (
     ApiConfig,
@@ -71,6 +72,7 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "api": ApiConfig,
     "traps": TrapsConfig,
     "web": WebConfig,
+    "cluster": ClusterConfig,
 }
 _ITEM_MODELS: dict[str, type[BaseModel]] = {
     "rule": RuleConfig,
@@ -143,6 +145,7 @@ class _Loader(Reader):
         cross_check(self.items, self.at)
         check_people(self.items, self.at, _addresses_person)
         check_maintenance(self.items, self.at)
+        self._check_cluster(sections)
         if self.problems:
             raise ConfigError([self._scrubbed(p) for p in self.problems])
         return Config.model_validate(
@@ -158,6 +161,7 @@ class _Loader(Reader):
                 "api": sections.get("api") or ApiConfig(),
                 "traps": sections.get("traps"),
                 "web": sections.get("web") or WebConfig(),
+                "cluster": sections.get("cluster"),
                 "person": tuple(built["person"]),
                 "team": tuple(built["team"]),
                 "schedule": tuple(built["schedule"]),
@@ -165,6 +169,14 @@ class _Loader(Reader):
                 "category": tuple(built["category"]),
             }
         )
+
+    def _check_cluster(self, sections: dict[str, Any]) -> None:
+        """`[cluster]` needs PostgreSQL: with SQLite it is a problem at `cluster`."""
+        if "cluster" not in self.sections:
+            return
+        daemon = sections.get("daemon") or DaemonConfig()
+        if problem := sqlite_problem(daemon.database):
+            self.at(self.sections["cluster"], "", problem)
 
     def _type_model(self, item: Item) -> type[BaseModel] | None:
         registry = _REGISTRY[item.kind]

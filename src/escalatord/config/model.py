@@ -23,6 +23,7 @@ from pydantic import (
 
 from escalatord.checks.base import CheckConfig, check_flap_thresholds
 from escalatord.config.categories import CategoryConfig
+from escalatord.config.cluster import ClusterSection
 from escalatord.config.people import PersonConfig, ScheduleConfig, TeamConfig
 from escalatord.config.quiet import MaintenanceConfig
 from escalatord.config.web import WebConfig
@@ -328,7 +329,7 @@ class PolicyConfig(Strict):
         return self
 
 
-class Config(Strict):
+class Config(ClusterSection):
     """The whole validated config. `source` is the main file it was loaded from."""
 
     source: str = ""

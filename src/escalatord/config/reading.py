@@ -28,6 +28,7 @@ TOP_KEYS = (
     "api",
     "traps",
     "web",
+    "cluster",
     "check",
     "rule",
     "policy",
@@ -38,7 +39,7 @@ TOP_KEYS = (
     "maintenance",
     "category",
 )
-MAIN_ONLY = ("daemon", "defaults", "api", "traps", "web")
+MAIN_ONLY = ("daemon", "defaults", "api", "traps", "web", "cluster")
 
 _REFERENCE = re.compile(r"\$\$\{|\$\{(?:(?P<name>[^}]*)\})?")
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

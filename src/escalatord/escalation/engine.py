@@ -74,6 +74,9 @@ class Engine:
         self._changes: GroupCommit[_Change, int | None] = GroupCommit(
             store, self._apply_change, after=self._fire_after_changes, name="engine-transitions"
         )
+        # Whether this node may tick: False while a node of a cluster does not hold its lease
+        # (monitor/cluster.py); another node ticks then.
+        self.active: Callable[[], bool] = lambda: True
 
     def update_config(self, config: Config) -> None:
         """Rules and policies for incidents opened from now on; running ones keep their copy.
@@ -349,7 +352,8 @@ class Engine:
         """Tick every `[daemon] tick` until cancelled; a failing tick is logged and retried."""
         while True:
             try:
-                await self.tick()
+                if self.active():
+                    await self.tick()
             except asyncio.CancelledError:
                 raise
             except Exception:

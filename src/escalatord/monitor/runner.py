@@ -7,21 +7,28 @@ Passive checks (`Check.kind == "passive"`, e.g. heartbeats) are not probed: on s
 `evaluate(store, now)` judges the signals stored for them, and signals arriving over HTTP are
 fed in through `on_passive()`. Both give a result and the state-machine settings for it, and
 when the verdict changes by time alone (a deadline): the check's next run is moved there.
+
+In a cluster (monitor/cluster.py) a node runs only the checks it `owns`: `assign()` hands it
+its share when the live nodes change, loading the states of the checks it takes over from the
+store first, so they go on from where their previous owner left them. Results of checks it
+does not own (a probe that ended after its check moved, a heartbeat ping or a trap received
+here) are not judged here: the signal is in the store, and the owner judges it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import ChainMap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 
-from escalatord.checks.base import Check, execute
+from escalatord.checks.base import Check, CheckConfig, execute
 from escalatord.core import flapping
+from escalatord.core.lease import resume_delay
 from escalatord.core.state import (
     CheckState,
     Params,
@@ -36,7 +43,7 @@ from escalatord.core.topology import Reach
 from escalatord.escalation.engine import Engine
 from escalatord.monitor.dependencies import Dependencies
 from escalatord.monitor.probes import ProbePool
-from escalatord.monitor.scheduler import CheckScheduler
+from escalatord.monitor.scheduler import PROMPT_FIRST, CheckScheduler, spread
 from escalatord.store import states as state_store
 from escalatord.store.db import Store
 
@@ -75,6 +82,9 @@ class Monitor:
         self.completed = 0
         # Names of the checks flapping now (core/flapping.py), for /metrics without a scan.
         self.flapping: set[str] = set()
+        # The checks this node runs: None, every check (a single node); in a cluster its
+        # share, set by assign() (empty until the node holds a lease).
+        self.owned: set[str] | None = None
 
     async def load(self) -> None:
         async with self.store.read() as conn:
@@ -84,9 +94,54 @@ class Monitor:
                 if state.flapping:
                     self.flapping.add(name)
 
+    def owns(self, name: str) -> bool:
+        """Whether this node runs and judges check `name` (always, on a single node)."""
+        return self.owned is None or name in self.owned
+
+    def schedule(self, configs: Iterable[CheckConfig]) -> None:
+        """Make the scheduler's jobs those of `configs` this node owns (start and reload)."""
+        self.scheduler.set_checks(c for c in configs if self.owns(c.name))
+
+    async def assign(self, owned: Collection[str]) -> tuple[set[str], set[str]]:
+        """Run exactly the checks `owned` from now on (a cluster's share; monitor/cluster.py).
+        Returns (gained, lost). The states of lost checks are written first (their new owner
+        reads them); those of gained ones are read from the store before their first run
+        here, which comes when it was due after their last run anywhere."""
+        before = self.owned if self.owned is not None else set(self.checks)
+        wanted = {name for name in owned if name in self.checks}
+        gained, lost = wanted - before, before - wanted
+        self.owned = wanted
+        for name in lost:
+            self.scheduler.remove(name)
+        if lost:
+            try:
+                await self.flush()
+            except Exception:  # the store is out of reach: the new owner reads what it has
+                log.warning("state_flush_before_handover_failed", checks=len(lost))
+        if gained:
+            await self._take_over(gained)
+        return gained, lost
+
+    async def _take_over(self, names: set[str]) -> None:
+        async with self.store.read() as conn:
+            stored = await state_store.load(conn, names=names)
+        now = self.clock()
+        first: dict[str, float] = {}
+        for name in names:
+            self._dirty.discard(name)  # what this node held is older than what is stored
+            state, extra = stored.get(name, (CheckState(), {}))
+            self.states[name], self.extra[name] = state, extra
+            (self.flapping.add if state.flapping else self.flapping.discard)(name)
+            config = self.checks[name].config
+            every = next_delay(state, config).total_seconds()
+            soon = spread(name, timedelta(seconds=min(every, PROMPT_FIRST))).total_seconds()
+            first[name] = resume_delay(state.last_check_at, every, now, soon)
+        configs = [c.config for n, c in self.checks.items() if self.owns(n)]
+        self.scheduler.set_checks(configs, first=first)
+
     async def run_check(self, name: str) -> None:
         check = self.checks.get(name)
-        if check is None:  # removed by a reload while its job was firing
+        if check is None or not self.owns(name):  # removed by a reload, or moved away
             return
         if check.kind == "passive":
             await self._evaluate_passive(name, check)
@@ -103,6 +158,8 @@ class Monitor:
             # The trap's result already asked for the next poll (after retry_interval).
             log.info("probe_result_superseded", check=name, by="a result fed during the probe")
             return
+        if not self.owns(name):  # moved to another node (or this one fenced) while it ran
+            return
         await self.on_result(name, result)
 
     def _is_passive(self, name: str) -> bool:
@@ -118,6 +175,8 @@ class Monitor:
         # The lock spans the read of the signals and the apply, so a ping that arrives in
         # between is applied after this (older) verdict, never before it.
         async with self._lock(name):
+            if not self.owns(name):
+                return
             try:
                 judged = await check.evaluate(self.store, self.clock())  # type: ignore[attr-defined]
             except asyncio.CancelledError:
@@ -137,6 +196,11 @@ class Monitor:
         new deadline), where its next run is moved. Also how traps set a polled check: a
         probe of it in flight meanwhile is then not applied (run_check)."""
         if fed is None and wake is None:
+            return
+        if not self.owns(name):
+            # Another node of the cluster judges this check: a heartbeat's signal is in the
+            # store, where the owner's next evaluation reads it (a trap is not: docs/cluster.md).
+            log.debug("passive_result_for_other_node", check=name)
             return
         if fed is not None:
             self._fed[name] = self._fed.get(name, 0) + 1
@@ -231,7 +295,7 @@ class Monitor:
         async def refeed() -> None:
             async with self._lock(name):
                 state = self.states.get(name)
-                if state is None or state.last_status is None:
+                if not self.owns(name) or state is None or state.last_status is None:
                     return
                 if state.status is not Status.UNREACHABLE and name not in self.deps.held:
                     return

@@ -24,7 +24,7 @@ import asyncio
 import heapq
 import zlib
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -92,8 +92,15 @@ class CheckScheduler:
         self._started = True
         self._arm()
 
-    def set_checks(self, checks: Iterable[CheckConfig], now: datetime | None = None) -> None:
-        """Make the jobs match `checks`: add new ones, drop missing ones, keep the others."""
+    def set_checks(
+        self,
+        checks: Iterable[CheckConfig],
+        now: datetime | None = None,
+        first: Mapping[str, float] | None = None,
+    ) -> None:
+        """Make the jobs match `checks`: add new ones, drop missing ones, keep the others.
+        `first`: seconds to the first run of some new jobs, instead of the spread (a check a
+        node of a cluster takes over goes on from when it last ran)."""
         # `now` (wall clock) only shifts the first runs: the schedule itself is monotonic.
         shift = ((now - datetime.now(UTC)).total_seconds()) if now is not None else 0.0
         wanted = {c.name: c for c in checks if c.enabled}
@@ -105,8 +112,11 @@ class CheckScheduler:
             if name in self._jobs:  # running; a changed check is removed first by reload
                 continue
             every = check.interval.total_seconds()
-            first = min(every, PROMPT_FIRST) if self._prompt(name) else every
-            self._schedule(name, every, base + _spread(name, first))
+            if first is not None and name in first:
+                self._schedule(name, every, base + max(0.0, first[name]))
+                continue
+            spread_over = min(every, PROMPT_FIRST) if self._prompt(name) else every
+            self._schedule(name, every, base + _spread(name, spread_over))
         self._arm()
 
     def _schedule(self, name: str, every: float, due: float) -> None:

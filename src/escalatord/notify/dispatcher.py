@@ -94,6 +94,9 @@ class Dispatcher(Delivery):
         self._finishes: GroupCommit[Outcome, tuple[str | None, bool]] = GroupCommit(
             store, self._record, name="dispatcher-outcomes"
         )
+        # Whether this node may claim rows: False while a node of a cluster does not hold
+        # its lease (monitor/cluster.py): the live nodes send, and take back its claims.
+        self.active: Callable[[], bool] = lambda: True
 
     def wake(self) -> None:
         self._wake.set()
@@ -132,6 +135,8 @@ class Dispatcher(Delivery):
         pending in the outbox instead of outliving leases while it waits (and being sent
         twice).
         """
+        if not self.active():
+            return 0
         now = self.clock()
         full = [name for name, busy in self._busy.items() if busy >= PER_NOTIFIER]
         claimed: list[Any] = []
@@ -199,8 +204,9 @@ class Dispatcher(Delivery):
         Called at start, before the first claim. A single node (SQLite, or PostgreSQL without
         a cluster) passes its own instance: every other claim is its dead predecessor's, whose
         send was cut short, so it goes out now instead of when its lease runs out (the
-        receiver may get it twice, with the same Idempotency-Key: at least once). A cluster
-        would pass the instances of nodes whose lease has not lapsed.
+        receiver may get it twice, with the same Idempotency-Key: at least once). A node of a
+        cluster passes the instances of the nodes whose lease holds, at start and whenever a
+        node's lease lapses (monitor/cluster.py).
         """
         now = self.clock()
         async with self.store.write() as conn:

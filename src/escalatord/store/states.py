@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -50,14 +50,22 @@ async def save(
 
 
 async def load(
-    conn: AsyncConnection, *, page: int | None = None
+    conn: AsyncConnection, *, page: int | None = None, names: Collection[str] | None = None
 ) -> dict[str, tuple[CheckState, dict[str, Any]]]:
     """Every stored state, by check name, with its last duration and measurements.
 
     With `page`, the rows are read `page` at a time (in name order) and the loop may run
     between pages: for a caller inside the running daemon (the API), where turning every
-    row of a large estate into states at once would hold the loop."""
+    row of a large estate into states at once would hold the loop. With `names`, only
+    those checks' states (a node of a cluster taking checks over)."""
     out: dict[str, tuple[CheckState, dict[str, Any]]] = {}
+    if names is not None:
+        wanted = sorted(names)
+        for start in range(0, len(wanted), _NAMES_PER_QUERY):
+            chunk = wanted[start : start + _NAMES_PER_QUERY]
+            stmt = select(*_COLUMNS).where(check_states.c.check.in_(chunk))
+            out.update(_state(r) for r in await conn.execute(stmt))
+        return out
     stmt = select(*_COLUMNS)
     if page is None:
         out.update(_state(r) for r in await conn.execute(stmt))
@@ -73,6 +81,7 @@ async def load(
         await asyncio.sleep(0)
 
 
+_NAMES_PER_QUERY = 500  # bound parameters per IN (...): SQLite allows a few thousand at most
 # By value: Status("ok") goes through Enum.__call__, and a restart reads one row per check.
 _STATUS: dict[str | None, Status | None] = {s.value: s for s in Status} | {None: None, "": None}
 _COLUMNS = (

@@ -206,10 +206,15 @@ ack_keys = Table(
 nodes = Table(
     "nodes",
     metadata,
-    Column("name", String(200), primary_key=True),  # the host name today; [cluster] node later
+    Column("name", String(200), primary_key=True),  # [cluster] node, or the host name
     Column("instance", String(64), nullable=False),  # a new random id at every start
     Column("started_at", UTCDateTime, nullable=False),
     Column("seen_at", UTCDateTime, nullable=False),
+    # [cluster] (issue 17): until when the node's lease holds, by the database's clock (NULL: no
+    # lease: a single node, or a node stopped gracefully), and a hash of its config, so nodes
+    # running different configs are noticed (store/nodes.py).
+    Column("lease_until", UTCDateTime),
+    Column("config_hash", String(64)),
 )
 
 # Run-time rota overrides (`escalatord oncall override`): `person` is on call in `schedule`

@@ -5,6 +5,9 @@ one opened, and a log line whenever writing breaks or recovers.
     await watch.beat()          # at start: the node's row, the first write
     task = asyncio.create_task(watch.run())
 
+In a cluster (`lease` given, PostgreSQL) each beat also renews the node's lease, and the
+cluster's loop (monitor/cluster.py) beats on its own schedule instead of `run()`.
+
 The verdict itself is `store.health` (store/health.py), read by /healthz, /metrics and the
 systemd watchdog (daemon.py); this loop only feeds it and says when it changes.
 """
@@ -21,6 +24,7 @@ import structlog
 from escalatord.store import upsert
 from escalatord.store.db import Store
 from escalatord.store.health import PROBE_EVERY
+from escalatord.store.nodes import lease_expiry
 from escalatord.store.tables import nodes
 
 log = structlog.get_logger("escalatord.store")
@@ -30,7 +34,9 @@ FILE_EVERY = 1.0  # the SQLite file is compared with the opened one this often (
 
 class StoreWatch:
     """Feeds `store.health` while the daemon runs; `node` names this node's row and
-    `instance` this run of the daemon (outbox claims carry it)."""
+    `instance` this run of the daemon (outbox claims carry it). `config_hash` is written into
+    the row (nodes compare theirs); `lease` (seconds, a cluster only) makes each beat renew
+    the node's lease until the database's now + `lease`."""
 
     def __init__(
         self,
@@ -39,8 +45,12 @@ class StoreWatch:
         node: str,
         instance: str,
         clock: Callable[[], datetime] | None = None,
+        config_hash: str | None = None,
+        lease: float | None = None,
     ):
         self.store = store
+        self.config_hash = config_hash
+        self.lease = lease
         self.node = node
         self.instance = instance
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -48,22 +58,25 @@ class StoreWatch:
         self._reported: list[str] = []
 
     async def beat(self) -> bool:
-        """Write this node's row (instance, seen_at): the write probe. False when it failed
-        (the failure is in `store.health`)."""
+        """Write this node's row (instance, seen_at, config hash; the lease in a cluster): the
+        write probe. False when it failed (the failure is in `store.health`)."""
         now = self.clock()
         try:
             async with self.store.write() as conn:
-                stmt = upsert.insert(conn, nodes).values(
-                    name=self.node, instance=self.instance, started_at=self.started_at, seen_at=now
-                )
+                values: dict[str, object] = {
+                    "name": self.node,
+                    "instance": self.instance,
+                    "started_at": self.started_at,
+                    "seen_at": now,
+                    "config_hash": self.config_hash,
+                }
+                if self.lease is not None:
+                    values["lease_until"] = lease_expiry(conn, self.lease)
+                stmt = upsert.insert(conn, nodes).values(**values)
                 await conn.execute(
                     stmt.on_conflict_do_update(
                         index_elements=[nodes.c.name],
-                        set_={
-                            "instance": stmt.excluded.instance,
-                            "started_at": stmt.excluded.started_at,
-                            "seen_at": stmt.excluded.seen_at,
-                        },
+                        set_={k: stmt.excluded[k] for k in values if k != "name"},
                     )
                 )
         except asyncio.CancelledError:
