@@ -1,0 +1,142 @@
+"""Nodes of a cluster as Apps in one loop on a throwaway PostgreSQL: the checks split between
+them, a node whose renewals fail fences itself before its lease lapses, the other takes its
+checks (with their stored states) and its outbox claims, and a clean stop gives the lease up."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import insert, select
+
+from escalatord.app import App
+from escalatord.store import nodes as node_rows
+from escalatord.store.tables import outbox
+from tests.support.app import eventually, running_app
+from tests.support.http_target import HttpTarget
+
+CHECKS = [f"svc-{i}" for i in range(12)]
+
+
+def body(node: str, target: HttpTarget) -> str:
+    checks = "".join(
+        f'[[check]]\nname = "{name}"\ntype = "http"\nurl = "{target.url("/" + name)}"\n'
+        'interval = "300ms"\n\n'
+        for name in CHECKS
+    )
+    return f'[cluster]\nnode = "{node}"\nfailover = "2s"\n\n' + checks
+
+
+@pytest.fixture
+def database(pg_cluster) -> str:
+    return pg_cluster.create_database()
+
+
+@pytest.fixture
+def target():
+    with HttpTarget() as t:
+        yield t
+
+
+@contextlib.asynccontextmanager
+async def nodes(database: str, target: HttpTarget, *names: str) -> AsyncIterator[list[App]]:
+    async with contextlib.AsyncExitStack() as stack:
+        apps = [
+            await stack.enter_async_context(running_app(database, body(n, target))) for n in names
+        ]
+        yield apps
+
+
+def split(apps: list[App]) -> bool:
+    owned = [a.monitor.owned or set() for a in apps]
+    return sum(map(len, owned)) == len(CHECKS) and set().union(*owned) == set(CHECKS)
+
+
+async def rows(app: App) -> tuple[datetime, list[node_rows.NodeRow]]:
+    async with app.store.read() as conn:
+        return await node_rows.read(conn)
+
+
+async def test_two_nodes_run_each_check_on_exactly_one_of_them(database, target):
+    """Two nodes agree on the live nodes and share the checks with no check on both."""
+    async with nodes(database, target, "esc-a", "esc-b") as (a, b):
+        both = ["esc-a", "esc-b"]
+        await eventually(
+            lambda: split([a, b]) and a.cluster.live == b.cluster.live == both,
+            what="the checks split between both nodes",
+        )
+        assert not (a.monitor.owned or set()) & (b.monitor.owned or set())
+        assert set(a.monitor.scheduler._jobs) == a.monitor.owned  # runs only its own
+        now, found = await rows(a)
+        assert [r.name for r in found if r.live(now)] == ["esc-a", "esc-b"]
+        assert found[0].config_hash == found[1].config_hash is not None
+
+
+async def test_a_node_cut_off_fences_before_its_lease_lapses_and_the_other_takes_over(
+    database, target
+):
+    """Renewals failing: the node stops (no jobs, engine and dispatcher idle) while its lease
+    still holds in the database; once it lapses the other node runs every check and takes
+    back the outbox rows the cut-off node had claimed."""
+    async with nodes(database, target, "esc-a", "esc-b") as (a, b):
+        await eventually(lambda: split([a, b]), what="the checks split")
+        async with b.store.write() as conn:  # a page b was sending when it was cut off
+            now = datetime.now(UTC)
+            await conn.execute(insert(outbox).values(
+                key="k1", notifier="none", event="triggered", level=0, payload={},
+                status="pending", attempts=0, created_at=now,
+                next_attempt_at=now + timedelta(hours=1), claimed_by=b.watch.instance,
+            ))  # fmt: skip
+
+        async def unreachable() -> bool:
+            return False
+
+        b.watch.beat = unreachable  # type: ignore[method-assign]
+        await eventually(lambda: b.cluster.fenced, what="b fenced")
+        db_now, found = await rows(a)
+        assert next(r for r in found if r.name == "esc-b").live(db_now)  # its lease holds yet
+        assert b.monitor.owned == set() and not b.monitor.scheduler._jobs
+        assert not b.engine.active() and not b.dispatcher.active()
+        await eventually(lambda: a.monitor.owned == set(CHECKS), what="a runs every check")
+        async with a.store.read() as conn:
+            claimed = (
+                await conn.execute(select(outbox.c.claimed_by).where(outbox.c.key == "k1"))
+            ).scalar()
+        assert claimed != b.watch.instance  # taken back: due now, for a live node to send
+
+
+async def test_a_check_taken_over_starts_from_its_stored_state(database, target):
+    """The node taking a check over loads its state from the store first: a failing check's
+    hard state written by its old owner is what the new owner holds."""
+    target.respond(500, "down", path="/svc-0")
+    async with nodes(database, target, "esc-a", "esc-b") as (a, b):
+        await eventually(lambda: split([a, b]), what="the checks split")
+        old, new = (a, b) if "svc-0" in (a.monitor.owned or ()) else (b, a)
+
+        def hard_critical() -> bool:
+            state = old.monitor.states.get("svc-0")
+            return state is not None and state.status.value == "critical" and state.hard
+
+        await eventually(hard_critical, what="svc-0 hard critical")
+        await old.monitor.flush()
+
+        async def unreachable() -> bool:
+            return False
+
+        old.watch.beat = unreachable  # type: ignore[method-assign]
+        await eventually(lambda: "svc-0" in (new.monitor.owned or ()), what="svc-0 moved")
+        state = new.monitor.states["svc-0"]
+        assert state.status.value == "critical" and state.hard
+
+
+async def test_a_clean_stop_gives_the_lease_up_at_once(database, target):
+    """A node stopped gracefully leaves its row without a lease: the other takes all its checks
+    without waiting for the lease to lapse."""
+    async with running_app(database, body("esc-a", target)) as a:
+        async with running_app(database, body("esc-b", target)) as b:
+            await eventually(lambda: split([a, b]), what="the checks split")
+        _, found = await rows(a)
+        assert next(r for r in found if r.name == "esc-b").lease_until is None
+        await eventually(lambda: a.monitor.owned == set(CHECKS), within=1.0, what="a runs all")
