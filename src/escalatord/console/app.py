@@ -11,14 +11,31 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from escalatord.console import actions, board, incident, signin, status
+from escalatord.console import (
+    actions,
+    board,
+    incident,
+    oncall,
+    plan,
+    reports,
+    signin,
+    silences,
+    status,
+)
 from escalatord.console.base import Console
 from escalatord.console.services import ConsoleServices
 
 STATIC = Path(__file__).parent / "static"
-PAGES = (signin, board, status, incident, actions)
+PAGES = (signin, board, status, incident, actions, oncall, silences, plan, reports)
 # The header's menu: (label, path, the role that sees it).
-NAV = (("Board", "/", "viewer"), ("Incidents", "/incidents", "viewer"))
+NAV = (
+    ("Board", "/", "viewer"),
+    ("Incidents", "/incidents", "viewer"),
+    ("On call", "/oncall", "viewer"),
+    ("Silences", "/silences", "viewer"),
+    ("Plan", "/plan", "viewer"),
+    ("Reports", "/reports", "viewer"),
+)
 
 
 def routes(services: ConsoleServices) -> list[BaseRoute]:

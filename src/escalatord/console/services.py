@@ -108,6 +108,14 @@ class ConsoleConfig(Protocol):
     @property
     def checks(self) -> Sequence[Check]: ...
 
+    # /oncall, /plan and /reports: the rotas (config/people.py ScheduleConfig: name, timezone,
+    # zone, layers, rota()) and the persons (PersonConfig: name, timezone for working hours).
+    @property
+    def schedules(self) -> Sequence[Any]: ...
+
+    @property
+    def persons(self) -> Sequence[Any]: ...
+
     # The names an incident may be reassigned to (as `escalatord reassign --to`).
     @property
     def team_by_name(self) -> Mapping[str, Any]: ...
