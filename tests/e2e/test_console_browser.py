@@ -1,7 +1,8 @@
 """The web console in real Chromium (Debian's `chromium`, driven by Playwright for Python) against
 the daemon as a process: signing in through the form, the board with a failing check and its
-incident, a second failure appearing without reloading, and the public /status page with no
-internal detail. Skipped, with the install line, without chromium or playwright
+incident, acknowledging it on the incident's page (the CLI then says who), a second failure
+appearing without reloading, closing with a note, a viewer unable to acknowledge, and the public
+/status page with no internal detail. Skipped, with the install line, without chromium or playwright
 (tests/support/browser.py). Screenshots are kept as test artefacts."""
 
 from __future__ import annotations
@@ -43,7 +44,11 @@ class Console:
         return json.loads(done.stdout)
 
     def incident(self, check: str) -> dict[str, Any]:
-        [found] = [i for i in self.incidents() if i["check"] == check]
+        """The first incident of `check` (a check failing on after a close opens another)."""
+        return min((i for i in self.incidents() if i["check"] == check), key=lambda i: int(i["id"]))
+
+    def by_id(self, incident_id: str) -> dict[str, Any]:
+        [found] = [i for i in self.incidents() if i["id"] == incident_id]
         return found
 
 
@@ -225,10 +230,77 @@ def test_public_status_shows_sites_and_categories_and_nothing_internal(console, 
     expect(page.locator("ul.states li", has_text="patient-care").locator(".state")).to_have_text(
         "down"
     )
-    text = page.locator("body").inner_text()
+    text = page.locator("main").text_content() or ""  # as written, not as styled (uppercase)
     assert "paris" in text and "office" in text
     html = page.content()
     leaked = [word for word in INTERNAL if word.lower() in html.lower()]
     assert not leaked, leaked
     assert str(console.target.port) not in html
     assert page.context.cookies() == []
+
+
+def test_responder_acknowledges_with_a_click_and_the_cli_says_who(console, visit, tmp_path):
+    """rick opens db-boston-01's incident from the board and clicks Acknowledge: the page and
+    its timeline say acknowledged by rick, and so does `escalatord incidents`; the screenshot
+    of the incident is kept."""
+    from playwright.sync_api import expect
+
+    page = visit()
+    sign_in(page, "rick")
+    incident_id = console.incident("db-boston-01")["id"]
+    page.locator(f'li.incident[data-incident="{incident_id}"] a').click()
+    expect(page).to_have_url(f"{console.url}/incidents/{incident_id}")
+    expect(page.locator("#incident-status")).to_have_text("triggered")
+    expect(page.locator("#timeline")).to_be_visible()
+
+    page.get_by_role("button", name="Acknowledge", exact=True).click()
+    expect(page.locator("#incident-status")).to_have_text("acknowledged")
+    expect(page.locator(".acked-by")).to_contain_text("rick")
+    expect(page.locator('#timeline tr[data-kind="acknowledged"]')).to_contain_text("rick")
+    expect(page.get_by_role("button", name="Acknowledge", exact=True)).to_have_count(0)
+    saved = screenshot(page, "console-incident.png", tmp_path)
+    assert all(is_png(path) for path in saved), saved
+
+    shown = console.by_id(incident_id)
+    assert (shown["status"], shown["acknowledged_by"]) == ("acknowledged", "rick")
+    listing = cli(console.config, "incidents")
+    assert "acknowledged by rick" in listing.stdout, output(listing)
+
+
+def test_responder_closes_an_incident_with_a_note(console, visit):
+    """rick closes lab-boston's incident with a note: the page shows it closed with the note and
+    no more actions, and the CLI has the note."""
+    from playwright.sync_api import expect
+
+    page = visit()
+    sign_in(page, "rick")
+    incident_id = console.incident("lab-boston")["id"]
+    page.goto(f"/incidents/{incident_id}")
+    note = "Replaced the lab analyser's network card"
+    page.get_by_label("Close with a note").fill(note)
+    page.get_by_role("button", name="Close", exact=True).click()
+    expect(page.locator("#incident-status")).to_have_text("closed")
+    expect(page.locator("#incident")).to_contain_text(note)
+    expect(page.get_by_role("button", name="Close", exact=True)).to_have_count(0)
+    shown = console.by_id(incident_id)
+    assert (shown["status"], shown["close_note"]) == ("closed", note)
+
+
+def test_viewer_cannot_acknowledge(console, visit):
+    """vera (viewer) sees pharmacy-boston's incident with no Acknowledge button, and posting
+    the acknowledge form anyway with her session's token is refused: the incident stays
+    unacknowledged."""
+    from playwright.sync_api import expect
+
+    page = visit()
+    sign_in(page, "vera")
+    incident_id = console.incident("pharmacy-boston")["id"]
+    page.goto(f"/incidents/{incident_id}")
+    expect(page.locator("#incident-status")).to_have_text("triggered")
+    expect(page.get_by_role("button", name="Acknowledge", exact=True)).to_have_count(0)
+    token = page.locator('header input[name="csrf"]').get_attribute("value")
+    forged = page.request.post(f"/incidents/{incident_id}/acknowledge", form={"csrf": token})
+    assert forged.status == 403, forged.text()
+    assert "responder" in forged.text()
+    shown = console.by_id(incident_id)
+    assert (shown["status"], shown["acknowledged_by"]) == ("triggered", None)
