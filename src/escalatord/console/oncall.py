@@ -45,8 +45,9 @@ class BadTime(ValueError):
     """An `at` that is not a time; the message says how to write one."""
 
 
-def _at(text: str) -> datetime | None:
-    """The instant in `text` (None: a wall time, read in each schedule's zone by `_instant`)."""
+def _at(text: str) -> datetime:
+    """The time in `text`: aware (an instant), or naive (a wall time, read in each schedule's
+    own zone)."""
     try:
         parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "T"))
     except ValueError:

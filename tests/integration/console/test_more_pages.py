@@ -233,7 +233,8 @@ async def test_a_responder_adds_and_removes_a_silence_in_their_name(tmp_path):
 
 async def test_a_viewer_may_not_change_silences_nor_post_without_the_token(tmp_path):
     """A viewer sees no form and their posts are refused (403); a responder's post without
-    the page's CSRF token is refused too; nothing is stored."""
+    the page's CSRF token is refused too, and removing an unknown silence is a 404; nothing is
+    stored."""
     async with console_app(tmp_path) as app:
         fields = {"match": "site=boston", "for": "2h", "reason": "works"}
         async with signed_in(app, "vera") as viewer:
@@ -241,11 +242,16 @@ async def test_a_viewer_may_not_change_silences_nor_post_without_the_token(tmp_p
             assert 'action="/silences"' not in page.text
             refused = await viewer.post("/silences", data={"csrf": csrf_of(page.text), **fields})
             assert refused.status_code == 403 and "responder" in refused.text
+            remove = await viewer.post("/silences/1/remove", data={"csrf": csrf_of(page.text)})
+            assert remove.status_code == 403
         async with signed_in(app, "rick") as responder:
             no_token = await responder.post("/silences", data=fields)
             assert no_token.status_code == 403
             wrong = await responder.post("/silences", data={"csrf": "forged", **fields})
             assert wrong.status_code == 403
+            page = await responder.get("/silences")
+            unknown = await responder.post("/silences/99/remove", data={"csrf": csrf_of(page.text)})
+            assert unknown.status_code == 404 and "No silence 99" in unknown.text
         async with app.store.read() as conn:
             assert (await conn.execute(select(silence_rows))).all() == []
 
