@@ -11,16 +11,14 @@ import asyncio
 import contextlib
 import functools
 import gc
-import socket
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import structlog
 import uvicorn
 from starlette.applications import Starlette
 
-from escalatord import plugins
+from escalatord import plugins, serving
 from escalatord.api import ack, confirm, ingest, listings, silences
 from escalatord.api.app import ApiServices, HealthSources, MetricSources
 from escalatord.api.app import build as build_api
@@ -58,39 +56,13 @@ def build_notifier(config: NotifierConfig) -> Notifier:
     return plugins.load("notifiers", config.type)(config)
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """Bind the API's socket before anything starts, so a taken port is a clear error."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise EscalatordError(
-            f"cannot listen on {host}:{port}: {exc.strerror}; is another escalatord (or another "
-            "service) using that port? Change [daemon] listen"
-        ) from None
-    sock.listen(1024)
-    sock.setblocking(False)
-    return sock
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handlers: the daemon owns SIGTERM and SIGHUP."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 class App:
     def __init__(self, config: Config):
         self.config = config
         self.store = Store(config.daemon.database)
         self.context = CheckContext(icmp_privileged=config.daemon.icmp_privileged)
         self._tasks: list[asyncio.Task[Any]] = []
-        self._server: _Server | None = None
+        self._server: serving.Server | None = None
         self.traps: TrapReceiver | None = None  # [traps]: the SNMP trap receiver
         self.probes: ProbePool | None = None  # [daemon] probe_workers: worker processes
         # The API's header deadline and connection cap (api/connections.py), changed by reload.
@@ -101,7 +73,7 @@ class App:
     async def start(self) -> None:
         """Open the store (migrating it), build everything, start checks, ticks and the API."""
         config = self.config
-        listener = bind(config.daemon.listen_host, config.daemon.listen_port)
+        listener = serving.bind(config.daemon.listen_host, config.daemon.listen_port)
         try:
             self.traps = receiver_for(config.traps)  # SNMP traps: its UDP port is bound now too
             await self.store.open()
@@ -159,7 +131,7 @@ class App:
             log.warning("traps_not_received", checks=silent, hint="add [traps] (docs/traps.md)")
         _warn_rules(config)
         warn_if_few_files(config.daemon.max_connections)
-        self._server = _Server(
+        self._server = serving.Server(
             uvicorn.Config(
                 self._api(),
                 host=config.daemon.listen_host,
