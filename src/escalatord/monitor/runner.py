@@ -51,6 +51,8 @@ log = structlog.get_logger("escalatord.monitor")
 # A passive check is judged this long after its deadline: lateness is strictly after it, and
 # the timer heap may fire a run up to a millisecond early.
 PAST_DEADLINE = timedelta(milliseconds=10)
+# States written per transaction by a flush: the writer is free again between chunks.
+FLUSH_CHUNK = 2_000
 
 
 class Monitor:
@@ -341,17 +343,23 @@ class Monitor:
         self.deps.set_checks((c.config for c in self.checks.values()), _passive(self.checks))
 
     async def flush(self) -> None:
-        """Write every state changed since the last flush, in one transaction."""
+        """Write every state changed since the last flush, FLUSH_CHUNK states a transaction.
+
+        Coalesced: a check that changed many times since is written once, as it is now. Cut
+        into chunks so that a flush of 80,000 states never holds the one writer for long:
+        ticks, pages and transitions take their turns between the chunks (store/db.py)."""
         names, self._dirty = self._dirty, set()
-        batch = [(n, self.states[n], self.extra.get(n, {})) for n in names if n in self.states]
-        if not batch:
-            return
-        try:
-            async with self.store.write() as conn:
-                await state_store.save(conn, batch)
-        except Exception:
-            self._dirty |= names
-            raise
+        pending = [n for n in names if n in self.states]
+        for start in range(0, len(pending), FLUSH_CHUNK):
+            chunk = pending[start : start + FLUSH_CHUNK]
+            # Read when its turn comes: a state changed meanwhile is written as it is then.
+            try:
+                async with self.store.write() as conn:
+                    batch = [(n, self.states[n], self.extra.get(n, {})) for n in chunk]
+                    await state_store.save(conn, batch)
+            except BaseException:
+                self._dirty.update(pending[start:])
+                raise
 
     async def flush_loop(self, every: float = 1.0) -> None:
         while True:

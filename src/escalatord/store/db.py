@@ -13,9 +13,10 @@ SQLite (the embedded default) lets one connection write at a time, across every 
 opens the file (the daemon and a CLI command). Each Store therefore has ONE writer connection,
 and its transactions start with BEGIN IMMEDIATE: a transaction that reads and then writes takes
 the write lock up front, waiting up to busy_timeout for another writer, instead of failing with
-SQLITE_BUSY_SNAPSHOT when it tries to upgrade a read lock. Never nest `write()` inside `write()`
-on one Store: the inner one waits for the outer one's connection. Reads use a separate engine;
-WAL lets them run beside the writer.
+SQLITE_BUSY_SNAPSHOT when it tries to upgrade a read lock. Writers take turns first come,
+first served (store/writequeue.py) instead of failing at the pool after 30 s under load;
+`write()` inside `write()` raises StoreError. Reads use a separate engine; WAL lets them run
+beside the writer.
 
 PostgreSQL serves several nodes: one pooled engine, ordinary transactions, and callers wrap a
 SELECT in `store.for_update()` where two nodes could race for the same rows.
@@ -32,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -47,6 +48,7 @@ from escalatord.store import schema
 from escalatord.store.health import FileId, WriteHealth, file_problem
 from escalatord.store.tracking import CALLER_ERRORS, WROTE, file_id, track_writes
 from escalatord.store.urls import database_url_problem, mask_url
+from escalatord.store.writequeue import WriteQueue
 
 BUSY_TIMEOUT_MS = 5000
 READERS = 8  # SQLite reader connections, kept open for the daemon's life
@@ -146,6 +148,7 @@ class Store:
         # Whether writes succeed (store/health.py): fed by write(), read by /healthz.
         self.health = WriteHealth(now=time.monotonic())
         self._file_id: FileId | None = None  # SQLite: the file opened, (st_dev, st_ino)
+        self.writes = WriteQueue(self.health)  # SQLite: writers wait here, first come first served
 
     @property
     def dialect(self) -> Dialect:
@@ -168,6 +171,7 @@ class Store:
         """
         if self._writer is not None:
             return
+        self.writes = WriteQueue(self.health)  # a new one per open: it may be another loop
         try:
             if self.dialect == "sqlite":
                 self._prepare_sqlite_file()
@@ -218,8 +222,9 @@ class Store:
         Its outcome feeds `health`: a commit that changed rows is a success, a database error
         (not a constraint the caller broke) a failure."""
         wrote = False
+        turn = self.writes.turn(self.masked_url) if self.dialect == "sqlite" else nullcontext()
         try:
-            async with self._engine(self._writer).begin() as conn:
+            async with turn, self._engine(self._writer).begin() as conn:
                 # Read the mark only when the block ended well: after a cancellation the
                 # connection may be invalidated, and touching it then would raise in place of
                 # the CancelledError. A mark a failed transaction left is cleared at the next.
