@@ -60,8 +60,17 @@ class Scheduler(Protocol):
     def skipped(self) -> int: ...
 
 
+class Overload(Families, Protocol):
+    """The daemon's overload (monitor/overload.py): in words, [] when it keeps up."""
+
+    def problems(self) -> list[str]: ...
+
+
 class Checks(Protocol):
     """The monitor as /healthz and /metrics see it (monitor/runner.py `Monitor`)."""
+
+    @property
+    def overload(self) -> Overload: ...
 
     @property
     def checks(self) -> Sized: ...
@@ -168,9 +177,11 @@ def build(services: ApiServices, extra_routes: Sequence[BaseRoute] = ()) -> Star
         if not probes_ok:
             problems.append("no probe worker is alive")
         healthy = not problems
+        # Overloaded but working: 200 "degraded", saying how far behind (docs/overload.md).
+        degraded = health.monitor.overload.problems() if healthy else []
         body = {
-            "status": "ok" if healthy else "unhealthy",
-            "problems": problems,
+            "status": ("degraded" if degraded else "ok") if healthy else "unhealthy",
+            "problems": problems or degraded,
             "store": store_ok,
             "scheduler": scheduler_ok,
             "version": __version__,
@@ -259,9 +270,12 @@ def prometheus_text(sources: MetricSources) -> str:
     metric(
         "escalatord_scheduler_skipped_total",
         "counter",
-        "Runs not started because the previous run of the same check was still going.",
+        "Runs not started: the previous run of the check was still going, or the daemon was "
+        "behind by a whole interval.",
         [("", scheduler.skipped)],
     )
+    for name, kind, help_, samples in sources.monitor.overload.metrics():
+        metric(name, kind, help_, samples)  # how far behind, loop lag (monitor/overload.py)
     metric(
         "escalatord_notifications_sent_total",
         "counter",

@@ -42,6 +42,7 @@ from escalatord.core.status import Result, Status
 from escalatord.core.topology import Reach
 from escalatord.escalation.engine import Engine
 from escalatord.monitor.dependencies import Dependencies
+from escalatord.monitor.overload import Overload
 from escalatord.monitor.probes import ProbePool
 from escalatord.monitor.scheduler import PROMPT_FIRST, CheckScheduler, spread
 from escalatord.store import states as state_store
@@ -78,6 +79,7 @@ class Monitor:
         # result and the transition it causes) must not interleave and apply out of order.
         self._locks: dict[str, asyncio.Lock] = {}
         self.scheduler = CheckScheduler(self.run_check, prompt=self._is_passive)
+        self.overload = Overload(self.scheduler)  # /healthz, /metrics, the log (issue 17)
         self.deps = Dependencies((c.config for c in self.checks.values()), _passive(self.checks))
         self._refeeds: set[asyncio.Task[None]] = set()
         self._fed: dict[str, int] = {}  # results fed from outside (traps, pings), per check
@@ -149,11 +151,14 @@ class Monitor:
             await self._evaluate_passive(name, check)
             return
         fed = self._fed.get(name, 0)
+        stalled = self.scheduler.lag.lost()
         if self.probes is None:
             result = await execute(check, None)
         else:
             result = await self.probes.run(check)
             check.absorb(result)  # the daemon's own object learns what the worker found
+        if self.overload.blames(check.config, result, stalled):
+            return  # timed out while the daemon stalled: its overload, not the target's
         if self._fed.get(name, 0) != fed:
             # A trap set the check while this probe ran (linkDown/linkUp): what the trap says
             # is newer than what the probe may have seen, so the probe's answer is dropped.

@@ -5,7 +5,16 @@ Jobs live in memory and are rebuilt from config at start and reload. Each check 
 do not fire in the same second. A run that comes due while the previous run of the same
 check is still going is not started (counted in `skipped`): one check never runs twice at
 once. A run that comes due late (a stalled loop, a suspended VM) still runs, once; runs
-missed meanwhile are not made up. Shutdown stops firing and drains probes in flight.
+missed meanwhile are not made up, and are counted in `skipped` too. Shutdown stops firing and
+drains probes in flight.
+
+Overload (issue 17): at most `max_running` runs go at once. Past that, due runs wait in the
+heap, which hands out the most overdue first as runs end: every check is delayed alike and
+none starves, and the tasks and sockets in flight stay bounded (so does memory). Lateness is
+measured when a run starts, from the earliest of its due times not yet served (a run skipped
+because the previous one was still going is owed, and its lateness counts from then), so it
+shows the waiting; `behind()` says how overdue the oldest waiting run is, and `lag` measures
+the event loop's own lateness (monitor/overload.py).
 
 A passive check (a heartbeat) is judged rather than probed and may have a deadline sooner
 than its interval: its first run comes within `PROMPT_FIRST` seconds of the start, and the
@@ -30,11 +39,15 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from escalatord.checks.base import CheckConfig
+from escalatord.monitor.overload import LoopLag
 
 log = structlog.get_logger("escalatord.scheduler")
 # The first runs of prompt (passive) checks are spread over this many seconds at most: their
 # deadline comes from the store and may fall long before an interval has passed.
 PROMPT_FIRST = 1.0
+# Runs in flight at most (`max_running`): well above what one process keeps up with at short
+# probe times, low enough that a saturated daemon holds a bounded number of tasks and sockets.
+MAX_RUNNING = 2_000
 
 
 def spread(name: str, interval: timedelta) -> timedelta:
@@ -47,12 +60,13 @@ def _spread(name: str, seconds: float) -> float:
 
 
 class _Job:
-    __slots__ = ("due", "every", "version")
+    __slots__ = ("due", "every", "owed", "version")
 
     def __init__(self, every: float, due: float):
         self.every = every
         self.due = due  # loop time of the next run
         self.version = 0  # heap entries of an older version are stale
+        self.owed: float | None = None  # due time of a run skipped (still running), unserved
 
 
 class CheckScheduler:
@@ -78,6 +92,8 @@ class CheckScheduler:
         self._running: dict[str, asyncio.Task[None]] = {}
         self.lateness: deque[float] = deque(maxlen=50_000)  # seconds, newest last
         self.skipped = 0
+        self.max_running = MAX_RUNNING
+        self.lag = LoopLag()  # the event loop's own lateness, started with the scheduler
 
     @property
     def running(self) -> bool:
@@ -90,7 +106,19 @@ class CheckScheduler:
 
     def start(self) -> None:
         self._started = True
+        self.lag.start()
         self._arm()
+
+    @property
+    def in_flight(self) -> int:
+        """Runs going now (at most `max_running`, besides `run_now`'s)."""
+        return len(self._running)
+
+    def behind(self) -> float:
+        """Seconds the most overdue run still waiting to start is past its due time (0: none)."""
+        if not self._started or not self._heap:
+            return 0.0
+        return max(0.0, self._clock() - self._heap[0][0])
 
     def set_checks(
         self,
@@ -163,6 +191,8 @@ class CheckScheduler:
         if not self._started or not self._heap:
             return
         due = self._heap[0][0]
+        if len(self._running) >= self.max_running and due <= self._clock():
+            return  # saturated: the next run to end starts the most overdue one (_done)
         if self._timer is not None:
             if self._armed_for <= due:
                 return
@@ -176,26 +206,35 @@ class CheckScheduler:
         self._timer, self._armed_for = None, float("inf")
         if not self._started:
             return
+        self._pump()
+        self._arm()
+
+    def _pump(self) -> None:
+        """Start the runs that are due, most overdue first, while fewer than `max_running` go."""
         now = self._clock()
-        heap, jobs = self._heap, self._jobs
+        heap, jobs, running = self._heap, self._jobs, self._running
         # Runs due within the next millisecond go now too: one wake-up, not one each.
-        while heap and heap[0][0] <= now + 0.001:
+        while heap and heap[0][0] <= now + 0.001 and len(running) < self.max_running:
             due, version, name = heapq.heappop(heap)
             job = jobs.get(name)
             if job is None or job.version != version:
                 continue  # removed or rescheduled since
-            self.lateness.append(max(0.0, now - due))
-            task = self._running.get(name)
+            task = running.get(name)
             if task is not None and not task.done():
                 self.skipped += 1  # still running from last time: this run is coalesced into it
+                if job.owed is None:
+                    job.owed = due
             else:
+                owed, job.owed = job.owed, None
+                self.lateness.append(max(0.0, now - (due if owed is None else owed)))
                 self._start(name)
             nxt = due + job.every
             if nxt <= now:  # behind by a whole interval or more: skip to the next slot ahead
-                nxt += ((now - nxt) // job.every + 1) * job.every
+                missed = int((now - nxt) // job.every) + 1
+                self.skipped += missed  # runs that never came: counted, not made up
+                nxt += missed * job.every
             job.due = nxt
             heapq.heappush(heap, (nxt, version, name))
-        self._arm()
 
     def _start(self, name: str) -> None:
         task = asyncio.create_task(self._run(name), name=f"check:{name}")
@@ -207,10 +246,14 @@ class CheckScheduler:
             del self._running[name]
         if not task.cancelled() and task.exception() is not None:
             log.error("check_task_failed", check=name, error=repr(task.exception()))
+        if self._started and self._heap and self._heap[0][0] <= self._clock() + 0.001:
+            self._pump()  # saturated: a run ended, the most overdue waiting one starts
+            self._arm()
 
     async def shutdown(self, grace: float) -> int:
         """Stop firing, wait up to `grace` s for checks in flight; returns how many were cut."""
         self._started = False
+        self.lag.stop()
         if self._timer is not None:
             self._timer.cancel()
             self._timer, self._armed_for = None, float("inf")

@@ -1,0 +1,69 @@
+"""When the daemon is overloaded, and when a failed probe is its overload, not the target's.
+Pure: figures and times are passed in (monitor/overload.py measures them).
+
+Issue 17: a saturated daemon reported thousands of healthy checks critical, because their
+probes timed out while the event loop was too busy to read the replies. A failed result is
+blamed on the daemon (`saturated`) only when both hold:
+
+- the probe used up most of its time (`duration >= SPENT_SHARE x timeout`): it timed out, in
+  whatever words its check type uses ("timed out", "no reply"). A refused connection, a 500
+  or a wrong body comes back at once and counts, however busy the daemon is;
+- the daemon itself lost a good part of that time (`lost >= LOST_SHARE x timeout`): its event
+  loop was stalled that long while the probe ran, or the probe waited that long in a queue of
+  the daemon's own before it started.
+
+A genuinely slow target on a daemon that keeps up loses nothing to the daemon, so it fails as
+before. While the daemon is overloaded a slow target cannot be told from a slow daemon: such
+runs are reported as the daemon's overload (/healthz degraded, /metrics, the log), and the
+check counts again once the daemon keeps up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SPENT_SHARE = 0.8
+LOST_SHARE = 0.25
+# The daemon is overloaded when its oldest waiting run is this many seconds overdue ...
+BEHIND_LIMIT = 2.0
+# ... or its event loop was this late (seconds) in the last window ...
+LAG_LIMIT = 0.5
+# ... or any failure was blamed on it in the last window.
+
+
+def saturated(problem: bool, duration: float, timeout: float, lost: float) -> bool:
+    """Whether a result is the daemon's overload rather than the target's failure (see above).
+
+    `problem`: the result is not OK; `duration`: seconds the probe took; `timeout`: the
+    check's; `lost`: seconds the daemon lost while the probe ran (loop stalls, queueing)."""
+    if not problem or timeout <= 0:
+        return False
+    return duration >= SPENT_SHARE * timeout and lost >= LOST_SHARE * timeout
+
+
+@dataclass(frozen=True)
+class Pressure:
+    """How the daemon keeps up, as measured over the last window."""
+
+    behind: float  # seconds the most overdue waiting run is past its due time
+    loop_lag: float  # the event loop's largest lateness in the window, seconds
+    running: int  # runs in flight
+    limit: int  # runs in flight at most
+    blamed: int  # failed results blamed on the daemon in the window (`saturated`)
+
+
+def problem(p: Pressure) -> str | None:
+    """The overload in words for /healthz and the log, or None when the daemon keeps up."""
+    parts = []
+    if p.behind >= BEHIND_LIMIT:
+        parts.append(
+            f"checks are running {p.behind:.1f} s behind schedule "
+            f"({p.running} of at most {p.limit} runs going)"
+        )
+    if p.loop_lag >= LAG_LIMIT:
+        parts.append(f"the event loop was {p.loop_lag:.2f} s late")
+    if p.blamed:
+        parts.append(f"{p.blamed} probe timeouts were the daemon's, not counted against checks")
+    if not parts:
+        return None
+    return "overloaded: " + "; ".join(parts)
