@@ -45,9 +45,11 @@ from escalatord.core.durations import format_duration
 from escalatord.core.state import Settings
 from escalatord.core.status import Judged, Result, Status
 from escalatord.fields import Duration
-from escalatord.heartbeats.signals import Signal, Signals
+from escalatord.heartbeats.signals import Signal, Signals, latest
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from escalatord.store.db import Store
 
 BODY_LIMIT = 10_000  # bytes of a signal's body that are kept
@@ -308,6 +310,33 @@ class HeartbeatCheck(Check):
             async with store.write() as conn:
                 signals = await heartbeats.first_seen(conn, self.name, now)
         return self.feed(signals, now, None)
+
+    @classmethod
+    async def relayed(
+        cls,
+        store: Store,
+        checks: Sequence[HeartbeatCheck],
+        judged_at: Mapping[str, datetime | None],
+        now: datetime,
+    ) -> list[tuple[str, datetime, Judged]]:
+        """A node of a cluster owning `checks`: the judgement of each one's newest signal when
+        it arrived after the check was last judged (`judged_at`), so stored by another node
+        (monitor/handover.py `catch_up`). One read for all of them."""
+        from escalatord.heartbeats import store as heartbeats  # SQLAlchemy only where it runs
+
+        async with store.read() as conn:
+            stored = await heartbeats.load_all(conn)
+        found = []
+        for check in checks:
+            signals = stored.get(check.name)
+            newest = latest(signals) if signals is not None else None
+            if signals is None or newest is None:
+                continue
+            at, signal = newest
+            last = judged_at.get(check.name)
+            if last is None or at > last:
+                found.append((check.name, at, check.feed(signals, now, signal)))
+        return found
 
     async def probe(self) -> Result:
         # Only the daemon sees the signals (they arrive over HTTP and live in its store).

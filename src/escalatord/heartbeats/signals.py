@@ -38,3 +38,18 @@ class Signals:
         if self.last_fail_at is None:
             return False
         return self.last_ping_at is None or self.last_fail_at >= self.last_ping_at
+
+
+def latest(signals: Signals) -> tuple[datetime, Signal] | None:
+    """The newest signal stored, with when it arrived; None before the first one. A node of a
+    cluster judges what another node stored with it (heartbeats/check.py `relayed`)."""
+    found = [
+        (at, signal)
+        for at, signal in (
+            (signals.last_ping_at, Signal.SUCCESS),
+            (signals.last_start_at, Signal.START),
+            (signals.last_fail_at, Signal.FAIL),
+        )
+        if at is not None
+    ]
+    return max(found, key=lambda pair: pair[0]) if found else None

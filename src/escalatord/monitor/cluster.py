@@ -11,7 +11,7 @@ Every `renew_every` seconds the node renews its lease (store/watch.py `beat`, th
 now + `lease`) and re-reads the nodes table: the live nodes are those whose lease holds by
 the database's clock, and each check runs on the one rendezvous hashing picks among them
 (core/rendezvous.py). When the live nodes change the monitor is handed its new share
-(`Monitor.assign`), and the outbox claims of instances no longer live are taken back.
+(monitor/handover.py), and the outbox claims of instances no longer live are taken back.
 
 Fencing: a timer is set at each successful renewal for `fence_after` seconds after the
 renewal STARTED (core/lease.py). If no renewal succeeds before it fires (the database is out
@@ -35,6 +35,7 @@ import structlog
 
 from escalatord.core import rendezvous
 from escalatord.core.lease import LeaseTiming, fence_at
+from escalatord.monitor import handover
 from escalatord.monitor.runner import Monitor
 from escalatord.notify.dispatcher import Dispatcher
 from escalatord.store import nodes as node_rows
@@ -122,6 +123,10 @@ class Cluster:
             live = [r for r in rows if r.live(now)]
             await self._apply(sorted({r.name for r in live} | {self.node}), live)
             self._compare_configs(live)
+            try:  # heartbeats pinged at other nodes, for the checks this node owns
+                await handover.catch_up(self.monitor)
+            except Exception:
+                log.exception("passive_catch_up_failed")
 
     def _renewed(self, started: float) -> None:
         """A renewal that started at `started` succeeded: (re)arm the fence from it."""
@@ -163,7 +168,7 @@ class Cluster:
         gone = self._instances - instances
         share = rendezvous.owned(self.monitor.checks, self.node, live)
         if live != self.live or share != (self.monitor.owned or set()):
-            gained, lost = await self.monitor.assign(share)
+            gained, lost = await handover.assign(self.monitor, share)
             if live != self.live:
                 log.info(
                     "cluster_changed",

@@ -8,9 +8,9 @@ Passive checks (`Check.kind == "passive"`, e.g. heartbeats) are not probed: on s
 fed in through `on_passive()`. Both give a result and the state-machine settings for it, and
 when the verdict changes by time alone (a deadline): the check's next run is moved there.
 
-In a cluster (monitor/cluster.py) a node runs only the checks it `owns`: `assign()` hands it
-its share when the live nodes change, loading the states of the checks it takes over from the
-store first, so they go on from where their previous owner left them. Results of checks it
+In a cluster (monitor/cluster.py) a node runs only the checks it `owns`: monitor/handover.py
+hands it its share when the live nodes change, loading the states of the checks it takes over
+from the store first, so they go on from where their previous owner left them. Results of checks it
 does not own (a probe that ended after its check moved, a heartbeat ping or a trap received
 here) are not judged here: the signal is in the store, and the owner judges it.
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import ChainMap
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +28,6 @@ import structlog
 
 from escalatord.checks.base import Check, CheckConfig, execute
 from escalatord.core import flapping
-from escalatord.core.lease import resume_delay
 from escalatord.core.state import (
     CheckState,
     Params,
@@ -38,13 +37,13 @@ from escalatord.core.state import (
     next_delay,
     step,
 )
-from escalatord.core.status import Result, Status
+from escalatord.core.status import Judged, Result, Status
 from escalatord.core.topology import Reach
 from escalatord.escalation.engine import Engine
 from escalatord.monitor.dependencies import Dependencies
 from escalatord.monitor.overload import Overload
 from escalatord.monitor.probes import ProbePool
-from escalatord.monitor.scheduler import PROMPT_FIRST, CheckScheduler, spread
+from escalatord.monitor.scheduler import CheckScheduler
 from escalatord.store import states as state_store
 from escalatord.store.db import Store
 
@@ -106,42 +105,26 @@ class Monitor:
         """Make the scheduler's jobs those of `configs` this node owns (start and reload)."""
         self.scheduler.set_checks(c for c in configs if self.owns(c.name))
 
-    async def assign(self, owned: Collection[str]) -> tuple[set[str], set[str]]:
-        """Run exactly the checks `owned` from now on (a cluster's share; monitor/cluster.py).
-        Returns (gained, lost). The states of lost checks are written first (their new owner
-        reads them); those of gained ones are read from the store before their first run
-        here, which comes when it was due after their last run anywhere."""
-        before = self.owned if self.owned is not None else set(self.checks)
-        wanted = {name for name in owned if name in self.checks}
-        gained, lost = wanted - before, before - wanted
-        self.owned = wanted
-        for name in lost:
-            self.scheduler.remove(name)
-        if lost:
-            try:
-                await self.flush()
-            except Exception:  # the store is out of reach: the new owner reads what it has
-                log.warning("state_flush_before_handover_failed", checks=len(lost))
-        if gained:
-            await self._take_over(gained)
-        return gained, lost
+    def adopt(self, name: str, state: CheckState, extra: dict[str, Any]) -> None:
+        """Take `state` as check `name`'s: read from the store by a node of a cluster taking
+        the check over (monitor/handover.py), it is newer than what this node held."""
+        self._dirty.discard(name)
+        self.states[name], self.extra[name] = state, extra
+        (self.flapping.add if state.flapping else self.flapping.discard)(name)
 
-    async def _take_over(self, names: set[str]) -> None:
-        async with self.store.read() as conn:
-            stored = await state_store.load(conn, names=names)
-        now = self.clock()
-        first: dict[str, float] = {}
-        for name in names:
-            self._dirty.discard(name)  # what this node held is older than what is stored
-            state, extra = stored.get(name, (CheckState(), {}))
-            self.states[name], self.extra[name] = state, extra
-            (self.flapping.add if state.flapping else self.flapping.discard)(name)
-            config = self.checks[name].config
-            every = next_delay(state, config).total_seconds()
-            soon = spread(name, timedelta(seconds=min(every, PROMPT_FIRST))).total_seconds()
-            first[name] = resume_delay(state.last_check_at, every, now, soon)
-        configs = [c.config for n, c in self.checks.items() if self.owns(n)]
-        self.scheduler.set_checks(configs, first=first)
+    async def relay(self, name: str, at: datetime, judged: Judged) -> bool:
+        """Apply the judgement of a passive signal that arrived at `at` at another node of the
+        cluster (monitor/handover.py `catch_up`); False when this node does not own the check
+        or has judged it since."""
+        async with self._lock(name):
+            state = self.states.get(name)
+            if not self.owns(name) or (state and state.last_check_at and state.last_check_at >= at):
+                return False
+            if judged.fed is not None:
+                self._fed[name] = self._fed.get(name, 0) + 1
+                await self._apply(name, *judged.fed)
+            self._wake_at(name, judged.wake)
+        return True
 
     async def run_check(self, name: str) -> None:
         check = self.checks.get(name)
@@ -206,7 +189,7 @@ class Monitor:
             return
         if not self.owns(name):
             # Another node of the cluster judges this check: a heartbeat's signal is in the
-            # store, where the owner's next evaluation reads it (a trap is not: docs/cluster.md).
+            # store, where the owner reads it (handover.py); a trap is not (docs/cluster.md).
             log.debug("passive_result_for_other_node", check=name)
             return
         if fed is not None:

@@ -8,13 +8,15 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from sqlalchemy import insert, select
 
 from escalatord.app import App
+from escalatord.core.status import Status
 from escalatord.store import nodes as node_rows
 from escalatord.store.tables import outbox
-from tests.support.app import eventually, running_app
+from tests.support.app import eventually, page_everything, running_app
 from tests.support.http_target import HttpTarget
 
 CHECKS = [f"svc-{i}" for i in range(12)]
@@ -140,3 +142,57 @@ async def test_a_clean_stop_gives_the_lease_up_at_once(database, target):
         _, found = await rows(a)
         assert next(r for r in found if r.name == "esc-b").lease_until is None
         await eventually(lambda: a.monitor.owned == set(CHECKS), within=1.0, what="a runs all")
+
+
+async def test_a_heartbeat_pinged_at_a_node_that_does_not_own_it_is_judged_by_the_owner(
+    database, target
+):
+    """A /fail sent to the other node is stored there and judged once by the owner, which
+    pages it; a later success ping to the other node recovers it on the owner."""
+    token = "cluster-heartbeat-token-0123"
+    beat = (
+        f'[[check]]\nname = "nightly"\ntype = "heartbeat"\nevery = "1h"\ngrace = "1h"\n'
+        f'token = "{token}"\n\n' + page_everything(target.url("/hook"))
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        a, b = [
+            await stack.enter_async_context(running_app(database, body(n, target) + beat))
+            for n in ("esc-a", "esc-b")
+        ]
+        both = ["esc-a", "esc-b"]
+        await eventually(lambda: a.cluster.live == b.cluster.live == both, what="both live")
+        await eventually(
+            lambda: "nightly" in (a.monitor.owned or set()) | (b.monitor.owned or set()),
+            what="nightly owned",
+        )
+        owner, other = (a, b) if "nightly" in (a.monitor.owned or ()) else (b, a)
+        async with httpx.AsyncClient(base_url=other.base_url, timeout=10) as client:  # type: ignore[attr-defined]
+            reply = await client.post(
+                "/heartbeat/nightly/fail", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert reply.status_code == 200, reply.text
+
+            def paged() -> list[str]:
+                return [r.json()["event"] for r in target.requests if r.path == "/hook"
+                        and r.json()["incident"]["check"] == "nightly"]  # fmt: skip
+
+            await eventually(lambda: paged() == ["triggered"], what="the owner paging the failure")
+            assert owner.monitor.states["nightly"].status is Status.CRITICAL
+            reply = await client.post(
+                "/heartbeat/nightly", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert reply.status_code == 200, reply.text
+        await eventually(lambda: owner.monitor.states["nightly"].status is Status.OK,
+                         what="the owner judging the success ping")  # fmt: skip
+        await eventually(lambda: "resolved" in paged(), what="the resolution")
+        assert paged().count("triggered") == 1
+
+
+async def test_nodes_running_different_configs_notice_it(database, target, capsys):
+    """A node whose config differs (one more check) is named by the other, loudly in the log."""
+    extra = f'[[check]]\nname = "only-on-b"\ntype = "http"\nurl = "{target.url("/b")}"\n'
+    async with running_app(database, body("esc-a", target)) as a:
+        async with running_app(database, body("esc-b", target) + extra) as b:
+            await eventually(lambda: a.cluster.mismatched == ["esc-b"], what="a noticing b")
+            await eventually(lambda: b.cluster.mismatched == ["esc-a"], what="b noticing a")
+    assert "cluster_config_differs" in capsys.readouterr().out

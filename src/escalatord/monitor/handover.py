@@ -1,0 +1,88 @@
+"""Checks moving between the nodes of a cluster (monitor/cluster.py decides when).
+
+    gained, lost = await assign(monitor, share)    # run exactly `share` from now on
+    await catch_up(monitor)                       # heartbeats pinged at other nodes
+
+A node giving checks up writes their states first, so their new owner reads them; a node
+taking checks over reads their states from the store before their first run here, which
+comes when each was due after its last run anywhere (core/lease.py `resume_delay`): a check
+that was failing stays failing with its open incident, and is never paged again for it.
+
+Passive signals (heartbeat pings) are accepted by every node and stored; the node owning the
+check judges them. `catch_up` judges, on the owner, those another node stored since the check
+was last judged here, as if they had arrived here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from escalatord.checks.base import Check
+from escalatord.core.lease import resume_delay
+from escalatord.core.state import CheckState, next_delay
+from escalatord.monitor.runner import Monitor
+from escalatord.monitor.scheduler import PROMPT_FIRST, spread
+from escalatord.store import states as state_store
+
+log = structlog.get_logger("escalatord.cluster")
+
+
+async def assign(monitor: Monitor, owned: Collection[str]) -> tuple[set[str], set[str]]:
+    """Make `monitor` run exactly the checks `owned` from now on; returns (gained, lost)."""
+    before = monitor.owned if monitor.owned is not None else set(monitor.checks)
+    wanted = {name for name in owned if name in monitor.checks}
+    gained, lost = wanted - before, before - wanted
+    monitor.owned = wanted
+    for name in lost:
+        monitor.scheduler.remove(name)
+    if lost:
+        try:
+            await monitor.flush()
+        except Exception:  # the store is out of reach: the new owner reads what it has
+            log.warning("state_flush_before_handover_failed", checks=len(lost))
+    if gained:
+        await _take_over(monitor, gained)
+    return gained, lost
+
+
+async def _take_over(monitor: Monitor, names: set[str]) -> None:
+    async with monitor.store.read() as conn:
+        stored = await state_store.load(conn, names=names)
+    now = monitor.clock()
+    first: dict[str, float] = {}
+    for name in names:
+        state, extra = stored.get(name, (CheckState(), {}))
+        monitor.adopt(name, state, extra)
+        every = next_delay(state, monitor.checks[name].config).total_seconds()
+        soon = spread(name, timedelta(seconds=min(every, PROMPT_FIRST))).total_seconds()
+        first[name] = resume_delay(state.last_check_at, every, now, soon)
+    configs = [c.config for n, c in monitor.checks.items() if monitor.owns(n)]
+    monitor.scheduler.set_checks(configs, first=first)
+
+
+async def catch_up(monitor: Monitor) -> int:
+    """Judge the signals other nodes stored for the passive checks `monitor` owns; returns
+    how many. A passive check type takes part through a class method `relayed(store, checks,
+    judged_at, now)` (heartbeats/check.py): one read for all its checks, returning (name,
+    when the signal arrived, its judgement) for signals newer than `judged_at`."""
+    groups: dict[Any, list[Check]] = {}
+    for name in monitor.owned or ():
+        check = monitor.checks.get(name)
+        relay = getattr(type(check), "relayed", None)
+        if check is not None and relay is not None and check.kind == "passive":
+            groups.setdefault(relay, []).append(check)
+    count = 0
+    for relay, checks in groups.items():
+        judged_at = {c.name: _judged_at(monitor, c.name) for c in checks}
+        for name, at, judged in await relay(monitor.store, checks, judged_at, monitor.clock()):
+            count += await monitor.relay(name, at, judged)
+    return count
+
+
+def _judged_at(monitor: Monitor, name: str) -> Any:
+    state = monitor.states.get(name)
+    return state.last_check_at if state is not None else None
