@@ -42,6 +42,7 @@ from escalatord.monitor.runner import Monitor
 from escalatord.notify.base import Notifier, NotifierConfig
 from escalatord.notify.dispatcher import Dispatcher
 from escalatord.notify.links import AckLinks, stored_key
+from escalatord.satellite import central as satellites
 from escalatord.store.db import Store
 from escalatord.traps.receiver import TrapReceiver, receiver_for, unheard
 
@@ -49,7 +50,7 @@ log = structlog.get_logger("escalatord.app")
 
 
 def build_check(config: CheckConfig, context: CheckContext) -> Check:
-    return plugins.load("checks", config.type)(config, context)
+    return plugins.load("checks", satellites.check_type(config))(config, context)
 
 
 def build_notifier(config: NotifierConfig) -> Notifier:
@@ -188,6 +189,7 @@ class App:
         # Heartbeats and the console sit above the API (they use its token helpers and read
         # paths): their routes are passed in. The console's key is kept in `ack_keys` too.
         extra = heartbeat.routes(heartbeats)
+        extra += satellites.routes(self.monitor, lambda: self.config)  # docs/satellites.md
         if self.config.web.enabled:  # [web]: decided at start (docs/console.md)
             key = functools.partial(stored_key, self.store, console_sessions.KEY_NAME)
             web = ConsoleServices(services.listings, config=lambda: self.config, stored_key=key,

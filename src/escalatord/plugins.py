@@ -22,6 +22,9 @@ BUILTIN_CHECKS: dict[str, str] = {
     "snmp": "escalatord.checks.snmp.get:SnmpCheck",
     "snmp_interface": "escalatord.checks.snmp.interface:SnmpInterfaceCheck",
     "snmp_trap": "escalatord.traps.check:SnmpTrapCheck",
+    # Made by [[satellite]] (config/satellites.py), never written as a [[check]].
+    "satellite_link": "escalatord.satellite.link:SatelliteLink",
+    "satellite_relayed": "escalatord.satellite.link:RelayedCheck",
 }
 
 BUILTIN_NOTIFIERS: dict[str, str] = {

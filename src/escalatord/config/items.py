@@ -20,6 +20,7 @@ KINDS = (
     "schedule",
     "maintenance",
     "category",
+    "satellite",
 )
 # What a level's `notify` may name; these names share one namespace (config/people_checks.py).
 TARGETS = ("person", "team", "schedule", "notifier")

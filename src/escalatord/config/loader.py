@@ -5,7 +5,7 @@ frozen `Config` or raises `ConfigError` listing EVERY problem found (file, key p
 
 1. Each file is parsed with rtoml (Rust; tomli, tomllib's own source, reports syntax
    errors). Top-level keys: include, daemon, defaults, api, traps, web, cluster, check, rule,
-   policy, notifier, person, team, schedule, maintenance, category; `daemon`, `defaults`,
+   policy, notifier, person, team, schedule, maintenance, category, satellite; `daemon`, `defaults`,
    `api`, `traps`, `web`, `cluster` only in the main file.
 2. `${VAR}` in any string value is replaced from the environment; `$${` is a literal `${`.
 3. `include = [...]`: paths and globs relative to the including file's directory, each glob
@@ -58,6 +58,7 @@ from escalatord.config.people import PersonConfig, ScheduleConfig, TeamConfig
 from escalatord.config.people_checks import check_people
 from escalatord.config.quiet import MaintenanceConfig, check_maintenance
 from escalatord.config.reading import TOP_KEYS, Reader, parse_toml
+from escalatord.config.satellites import SatelliteConfig, attach, check_satellites
 from escalatord.config.web import WebConfig
 from escalatord.core.rules import match
 from escalatord.core.status import Status
@@ -82,6 +83,7 @@ _ITEM_MODELS: dict[str, type[BaseModel]] = {
     "schedule": ScheduleConfig,
     "maintenance": MaintenanceConfig,
     "category": CategoryConfig,
+    "satellite": SatelliteConfig,
 }
 _REGISTRY = {"check": "checks", "notifier": "notifiers"}
 
@@ -145,6 +147,7 @@ class _Loader(Reader):
         cross_check(self.items, self.at)
         check_people(self.items, self.at, _addresses_person)
         check_maintenance(self.items, self.at)
+        check_satellites(self.items, self.at)
         self._check_cluster(sections)
         if self.problems:
             raise ConfigError([self._scrubbed(p) for p in self.problems])
@@ -153,7 +156,7 @@ class _Loader(Reader):
                 "source": source,
                 "daemon": sections.get("daemon") or DaemonConfig(),
                 "defaults": defaults or Defaults(),
-                "checks": tuple(built["check"]),
+                "checks": attach(built["check"], built["satellite"]),
                 "rules": tuple(built["rule"]),
                 "rule_files": tuple(i.file for i in self.items if i.kind == "rule"),
                 "policies": tuple(built["policy"]),
@@ -167,6 +170,7 @@ class _Loader(Reader):
                 "schedule": tuple(built["schedule"]),
                 "maintenance": tuple(built["maintenance"]),
                 "category": tuple(built["category"]),
+                "satellite": tuple(built["satellite"]),
             }
         )
 

@@ -23,9 +23,9 @@ from pydantic import (
 
 from escalatord.checks.base import CheckConfig, check_flap_thresholds
 from escalatord.config.categories import CategoryConfig
-from escalatord.config.cluster import ClusterSection
 from escalatord.config.people import PersonConfig, ScheduleConfig, TeamConfig
 from escalatord.config.quiet import MaintenanceConfig
+from escalatord.config.satellites import SatelliteSection
 from escalatord.config.web import WebConfig
 from escalatord.core.durations import format_duration
 from escalatord.fields import Duration, Percent, Strict, positive_timeout
@@ -329,7 +329,7 @@ class PolicyConfig(Strict):
         return self
 
 
-class Config(ClusterSection):
+class Config(SatelliteSection):
     """The whole validated config. `source` is the main file it was loaded from."""
 
     source: str = ""

@@ -38,6 +38,7 @@ TOP_KEYS = (
     "schedule",
     "maintenance",
     "category",
+    "satellite",
 )
 MAIN_ONLY = ("daemon", "defaults", "api", "traps", "web", "cluster")
 

@@ -188,7 +188,9 @@ class Engine:
     ) -> int | None:
         """Open the incident of `tr` through the rules: the check's problem, or as `spec` says
         (a flapping incident)."""
-        spec = spec or flaps.Opening(tr.check, tr.current, tr.summary)
+        # A check type may title its incident (a satellite's link: "boston satellite silent").
+        title = getattr(self.config.check_by_name.get(tr.check), "incident_title", None)
+        spec = spec or flaps.Opening(tr.check, tr.current, tr.summary, title=title)
         if await self.quiet.holds(conn, tr.check, labels, now):
             return None  # opened when its quiet time ends, if still failing (release)
         decision = rules.match(self.config.rules, labels, tr.check, spec.status)
