@@ -21,9 +21,10 @@ Requests go through escalatord's own small HTTP/1.1 client (client.py: much chea
 than httpx, whose pool also scans every idle connection on each request; bench/RESULTS.md,
 'Issue 6: the scenario suite, and the first round of speed work'); checks with
 `follow_redirects = true` use httpx. Both are shared process-wide through the check context
-(keep-alive connections per origin; TLS contexts per ca_file). Requests ignore proxy
-variables and ~/.netrc and keep no cookies, so a probe is the same whatever the daemon's
-environment and whatever ran before it.
+(keep-alive connections per origin; TLS contexts per ca_file), and both take one of an
+origin's slots first: at most origins.PER_ORIGIN requests to one server at once. Requests
+ignore proxy variables and ~/.netrc and keep no cookies, so a probe is the same whatever the
+daemon's environment and whatever ran before it.
 
 `cert_min_days = 30` warns when the server's certificate has fewer than 30 days left;
 `[30, 7]` also makes fewer than 7 critical. An expired certificate is always critical (with
@@ -52,6 +53,7 @@ from escalatord.checks.base import Check, CheckContext
 from escalatord.checks.http import body as http_body
 from escalatord.checks.http import client as http_client
 from escalatord.checks.http.config import HttpConfig
+from escalatord.checks.http.origins import OriginLimit
 from escalatord.checks.http.tlscert import days_left, not_after
 from escalatord.checks.text import format_ms
 from escalatord.core.durations import format_duration
@@ -144,7 +146,9 @@ class HttpCheck(Check):
             f"httpx.client:verify={config.verify_tls}:ca={config.ca_file}"
             f":follow={config.follow_redirects}"
         )
-        self._host = http_client.parse_url(config.url).host
+        url = http_client.parse_url(config.url)
+        self._host = url.host
+        self._origin = (url.scheme, url.host, url.port)
         searching = config.body_contains is not None or self._pattern is not None
         self._cap = BODY_CAP if searching or config.expect_json else DRAIN_CAP
         self._fast: tuple[http_client.Target, bytes] | None = None  # see _request()
@@ -179,9 +183,13 @@ class HttpCheck(Check):
         )
 
     async def probe(self) -> Result:
-        if not self.config.follow_redirects:
-            return await self._probe_fast(*self._request())
-        return await self._probe_httpx()
+        # One of the origin's slots first (origins.py): connections to one server are capped.
+        # Both paths start their latency clock after it: the wait is not the target's.
+        limit = self.context.shared("http.origins", OriginLimit)
+        async with limit.slot(self._origin):
+            if not self.config.follow_redirects:
+                return await self._probe_fast(*self._request())
+            return await self._probe_httpx()
 
     async def _probe_fast(self, target: http_client.Target, request: bytes) -> Result:
         client = self.context.shared("http.client", http_client.Client)
