@@ -299,3 +299,25 @@ def test_three_nodes_share_checks_survive_kill_and_fence_a_cut_off_node(
         for name in NAMES:
             role = name.replace("-", "_")
             pg_cluster.psql(f"ALTER ROLE {role} LOGIN")
+
+
+def test_nodes_on_a_single_node_lists_it_with_every_check(tmp_path, target):
+    """Without [cluster] (SQLite) `nodes` lists the one daemon, no lease, running every check."""
+    port = free_port()
+    path = tmp_path / "escalatord.toml"
+    path.write_text(
+        f'[daemon]\ndatabase = "sqlite:///{tmp_path}/escalatord.db"\nlisten = "127.0.0.1:{port}"\n'
+        + "".join(
+            f'[[check]]\nname = "{c}"\ntype = "http"\nurl = "{target.url("/" + c)}"\n'
+            for c in HEALTHY[:3]
+        )
+    )
+    daemon = DaemonProcess(path, port, tmp_path / "daemon.log").start()
+    try:
+        shown = cli(path, "nodes").stdout.splitlines()
+    finally:
+        daemon.stop()
+    assert shown[0].split() == ["NODE", "INSTANCE", "STARTED", "LAST", "RENEWAL", "LEASE",
+                                "CHECKS", "CONFIG"]  # fmt: skip
+    assert len(shown) == 2
+    assert "single node" in shown[1] and shown[1].split()[-2:] == ["3", "same"]

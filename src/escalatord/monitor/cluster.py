@@ -74,7 +74,7 @@ class Cluster:
         self._renewed_at: float | None = None  # monotonic start of the last good renewal
         self._fence_timer: asyncio.TimerHandle | None = None
         self._lock = asyncio.Lock()
-        self._mismatch_logged = -MISMATCH_EVERY
+        self._mismatch_logged = self._name_logged = -MISMATCH_EVERY
         self.mismatched: list[str] = []  # live nodes whose config hash differs from ours
 
     @property
@@ -121,6 +121,7 @@ class Cluster:
             if self.fenced:  # the fence fired while reading
                 return
             live = [r for r in rows if r.live(now)]
+            self._check_name(rows)
             await self._apply(sorted({r.name for r in live} | {self.node}), live)
             self._compare_configs(live)
             try:  # heartbeats pinged at other nodes, for the checks this node owns
@@ -186,6 +187,21 @@ class Cluster:
                 await self.take_back(instances)
             except Exception:
                 log.exception("take_back_failed")
+
+    def _check_name(self, rows: Iterable[Any]) -> None:
+        """Log loudly when another process renews this node's row (two nodes with one name
+        would take each other's claims back and share one lease)."""
+        ours = next((r for r in rows if r.name == self.node), None)
+        now = time.monotonic()
+        if ours is not None and ours.instance != self.watch.instance:
+            if now - self._name_logged >= MISMATCH_EVERY:
+                self._name_logged = now
+                log.error(
+                    "node_name_taken",
+                    node=self.node,
+                    hint="another escalatord renews this node's row: give every node its "
+                    "own [cluster] node (docs/cluster.md)",
+                )
 
     def _compare_configs(self, live: Iterable[Any]) -> None:
         """Log loudly (at most every MISMATCH_EVERY s) while live nodes run other configs."""
