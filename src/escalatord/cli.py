@@ -45,6 +45,7 @@ from escalatord.commands.oncall import oncall
 from escalatord.commands.passwd import passwd
 from escalatord.commands.plan import plan
 from escalatord.commands.report import report_command
+from escalatord.commands.satellite import satellite
 from escalatord.commands.silences import silence
 from escalatord.commands.simulate import simulate
 
@@ -71,6 +72,7 @@ main.add_command(test_contacts)  # commands/contacts.py, with `people`
 main.add_command(people)
 main.add_command(passwd)  # commands/passwd.py: a console sign-in's password_hash
 main.add_command(nodes)  # commands/nodes.py: a cluster's nodes (docs/cluster.md)
+main.add_command(satellite)  # commands/satellite.py: a remote office's (docs/satellites.md)
 
 
 @main.command()
