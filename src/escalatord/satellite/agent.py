@@ -9,8 +9,9 @@ result counts, pages or waits for a parent is decided by the central daemon.
 Every result goes into the buffer (satellite/buffer.py) with the time it was taken; a push
 every `push_every` sends the oldest (at most BATCH per request) and removes what the central
 daemon answered for. While the central daemon is out of reach the results stay buffered and
-pushes back off (doubling, up to MAX_BACKOFF); when it answers again they are replayed in
-order, and the central daemon records the stale ones without paging (core/relay.py).
+pushes back off (doubling, up to ten push periods and at most MAX_BACKOFF); when it answers
+again they are replayed in order, and the central daemon records the stale ones without
+paging (core/relay.py).
 """
 
 from __future__ import annotations
@@ -165,7 +166,8 @@ class Agent:
         wait = self.push_every
         while not stop.is_set():
             ok = await self.push()
-            wait = self.push_every if ok else min(max(wait * 2, self.push_every), MAX_BACKOFF)
+            longest = min(10 * self.push_every, MAX_BACKOFF)
+            wait = self.push_every if ok else min(max(wait * 2, self.push_every), longest)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)
 
