@@ -137,7 +137,7 @@ class Cluster:
         if self._fence_timer is not None:
             self._fence_timer.cancel()
         loop = asyncio.get_running_loop()
-        # call_at takes the loop's clock, which is time.monotonic() on every platform's loop.
+        # Both times are time.monotonic(): the fence is measured on the clock of the renewal.
         delay = fence_at(started, self.timing) - time.monotonic()
         self._fence_timer = loop.call_later(max(0.0, delay), self._fence)
         if self.fenced:
@@ -151,11 +151,7 @@ class Cluster:
             return
         self.fenced = True
         silent_for = time.monotonic() - (self._renewed_at or 0.0)
-        for name in list(self.monitor.owned or ()):
-            self.monitor.scheduler.remove(name)
-        self.monitor.owned = set()
-        self.live = []
-        self._instances = frozenset()
+        self._stand_down()
         log.error(
             "node_fenced",
             node=self.node,
@@ -164,12 +160,23 @@ class Cluster:
             "before its lease lapses; the other nodes take its checks (docs/cluster.md)",
         )
 
+    def _stand_down(self) -> None:
+        """Run no check from now on (fenced): probes in flight are dropped by the runner."""
+        for name in list(self.monitor.owned or ()):
+            self.monitor.scheduler.remove(name)
+        self.monitor.owned = set()
+        self.live = []
+        self._instances = frozenset()
+
     async def _apply(self, live: list[str], rows: Iterable[Any]) -> None:
         instances = frozenset(r.instance for r in rows) | {self.watch.instance}
         gone = self._instances - instances
         share = rendezvous.owned(self.monitor.checks, self.node, live)
         if live != self.live or share != (self.monitor.owned or set()):
             gained, lost = await handover.assign(self.monitor, share)
+            if self.fenced:  # the fence fired while the share was being taken: undo it
+                self._stand_down()
+                return
             if live != self.live:
                 log.info(
                     "cluster_changed",

@@ -32,11 +32,13 @@ log = structlog.get_logger("escalatord.cluster")
 
 
 async def assign(monitor: Monitor, owned: Collection[str]) -> tuple[set[str], set[str]]:
-    """Make `monitor` run exactly the checks `owned` from now on; returns (gained, lost)."""
+    """Make `monitor` run exactly the checks `owned` from now on; returns (gained, lost).
+    A gained check counts as this node's only once its stored state is loaded, so no result
+    (a heartbeat ping) is judged here against an older state meanwhile."""
     before = monitor.owned if monitor.owned is not None else set(monitor.checks)
     wanted = {name for name in owned if name in monitor.checks}
     gained, lost = wanted - before, before - wanted
-    monitor.owned = wanted
+    monitor.owned = before - lost
     for name in lost:
         monitor.scheduler.remove(name)
     if lost:
@@ -44,12 +46,16 @@ async def assign(monitor: Monitor, owned: Collection[str]) -> tuple[set[str], se
             await monitor.flush()
         except Exception:  # the store is out of reach: the new owner reads what it has
             log.warning("state_flush_before_handover_failed", checks=len(lost))
+    first = await _take_over(monitor, gained) if gained else {}
+    monitor.owned = wanted
     if gained:
-        await _take_over(monitor, gained)
+        configs = [c.config for n, c in monitor.checks.items() if n in wanted]
+        monitor.scheduler.set_checks(configs, first=first)
     return gained, lost
 
 
-async def _take_over(monitor: Monitor, names: set[str]) -> None:
+async def _take_over(monitor: Monitor, names: set[str]) -> dict[str, float]:
+    """Load the states of checks taken over; seconds to the first run of each here."""
     async with monitor.store.read() as conn:
         stored = await state_store.load(conn, names=names)
     now = monitor.clock()
@@ -60,8 +66,7 @@ async def _take_over(monitor: Monitor, names: set[str]) -> None:
         every = next_delay(state, monitor.checks[name].config).total_seconds()
         soon = spread(name, timedelta(seconds=min(every, PROMPT_FIRST))).total_seconds()
         first[name] = resume_delay(state.last_check_at, every, now, soon)
-    configs = [c.config for n, c in monitor.checks.items() if monitor.owns(n)]
-    monitor.scheduler.set_checks(configs, first=first)
+    return first
 
 
 async def catch_up(monitor: Monitor) -> int:

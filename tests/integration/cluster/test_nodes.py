@@ -4,6 +4,7 @@ checks (with their stored states) and its outbox claims, and a clean stop gives 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -102,11 +103,17 @@ async def test_a_node_cut_off_fences_before_its_lease_lapses_and_the_other_takes
         assert b.monitor.owned == set() and not b.monitor.scheduler._jobs
         assert not b.engine.active() and not b.dispatcher.active()
         await eventually(lambda: a.monitor.owned == set(CHECKS), what="a runs every check")
-        async with a.store.read() as conn:
-            claimed = (
-                await conn.execute(select(outbox.c.claimed_by).where(outbox.c.key == "k1"))
-            ).scalar()
-        assert claimed != b.watch.instance  # taken back: due now, for a live node to send
+
+        async def claimed() -> str | None:
+            async with a.store.read() as conn:
+                stmt = select(outbox.c.claimed_by).where(outbox.c.key == "k1")
+                return (await conn.execute(stmt)).scalar()
+
+        for _ in range(500):  # taken back: due now, for a live node to send
+            if await claimed() != b.watch.instance:
+                break
+            await asyncio.sleep(0.02)
+        assert await claimed() != b.watch.instance
 
 
 async def test_a_check_taken_over_starts_from_its_stored_state(database, target):
