@@ -14,10 +14,11 @@ import pytest
 from sqlalchemy import insert, select
 
 from escalatord.app import App
+from escalatord.config.loader import load_text
 from escalatord.core.status import Status
 from escalatord.store import nodes as node_rows
 from escalatord.store.tables import outbox
-from tests.support.app import eventually, page_everything, running_app
+from tests.support.app import config_text, eventually, page_everything, running_app
 from tests.support.http_target import HttpTarget
 
 CHECKS = [f"svc-{i}" for i in range(12)]
@@ -203,3 +204,32 @@ async def test_nodes_running_different_configs_notice_it(database, target, capsy
             await eventually(lambda: a.cluster.mismatched == ["esc-b"], what="a noticing b")
             await eventually(lambda: b.cluster.mismatched == ["esc-a"], what="b noticing a")
     assert "cluster_config_differs" in capsys.readouterr().out
+
+
+async def test_a_reload_adding_a_check_gives_it_to_one_node(database, target):
+    """Both nodes reloaded with one more check: it runs on exactly one of them, the hashes
+    written in the nodes table change and agree again."""
+    extra = f'[[check]]\nname = "new-one"\ntype = "http"\nurl = "{target.url("/new")}"\n'
+    async with nodes(database, target, "esc-a", "esc-b") as (a, b):
+        await eventually(lambda: split([a, b]), what="the checks split")
+        _, found = await rows(a)
+        before = {r.config_hash for r in found}
+        for app, name in ((a, "esc-a"), (b, "esc-b")):
+            port = app.config.daemon.listen_port
+            await app.reload(load_text(config_text(database, port, body(name, target) + extra)))
+
+        def runs_new() -> list[str]:
+            return [x.cluster.node for x in (a, b) if "new-one" in (x.monitor.owned or ())]
+
+        await eventually(lambda: len(runs_new()) == 1 and not a.cluster.mismatched,
+                         what="new-one on one node")  # fmt: skip
+
+        def hashes(found: list[node_rows.NodeRow]) -> set[str | None]:
+            return {r.config_hash for r in found}
+
+        for _ in range(200):  # the next renewal of each node writes its new hash
+            _, found = await rows(a)
+            if len(hashes(found)) == 1 and not hashes(found) & before:
+                break
+            await asyncio.sleep(0.02)
+        assert len(hashes(found)) == 1 and not hashes(found) & before
