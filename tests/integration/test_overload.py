@@ -47,7 +47,7 @@ async def test_a_saturated_scheduler_runs_the_most_overdue_first_and_starves_non
     runs in flight never pass the limit, and the waiting shows in lateness and skipped."""
     runs = Held()
     sched = CheckScheduler(runs)
-    sched.max_running = 2
+    sched.max_running = sched.limit = 2
     every = timedelta(milliseconds=50)
     sched.set_checks(CheckConfig(name=f"c{n}", type="tcp", interval=every) for n in range(10))
     sched.start()
@@ -62,7 +62,7 @@ async def test_a_saturated_scheduler_runs_the_most_overdue_first_and_starves_non
     finally:
         while not runs.started.empty():
             runs.started.get_nowait()[1].set()
-        sched.max_running = 1_000
+        sched.max_running = sched.limit = 1_000
         await sched.shutdown(1)
     assert runs.most <= 2
     assert sorted(order[:10]) == sorted(f"c{n}" for n in range(10))  # nobody runs twice first

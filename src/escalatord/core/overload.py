@@ -31,6 +31,24 @@ LAG_LIMIT = 0.5
 # ... or any failure was blamed on it in the last window.
 
 
+# The runs in flight are capped lower while the event loop runs late: past the point where the
+# loop is busy all the time, more runs in flight only make every iteration longer (the API,
+# state flushes and pages wait as long), not more checks complete.
+LAG_TARGET = 0.2  # seconds of loop lateness the cap aims to stay under
+MIN_RUNNING = 50
+
+
+def next_limit(limit: int, most: int, lag: float, full: bool) -> int:
+    """The cap on runs in flight after a look at the loop: cut by a quarter while the loop's
+    worst lateness since the last look (`lag`) is over LAG_TARGET; raised by a tenth, up to
+    `most`, while the loop keeps well within it and the cap is `full` (runs are waiting)."""
+    if lag > LAG_TARGET:
+        return max(MIN_RUNNING, min(limit, most) * 3 // 4)
+    if full and lag < LAG_TARGET / 2:
+        return min(most, limit + max(10, limit // 10))
+    return min(limit, most)
+
+
 def saturated(problem: bool, duration: float, timeout: float, lost: float) -> bool:
     """Whether a result is the daemon's overload rather than the target's failure (see above).
 

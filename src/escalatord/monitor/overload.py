@@ -38,12 +38,13 @@ class LoopLag:
     def __init__(self) -> None:
         self.stalled = 0.0  # seconds the loop was late, summed
         self.worst = 0.0  # largest lateness in the current window
+        self.peak = 0.0  # largest lateness since `take_peak()`
         self._worst_before = 0.0  # ... and in the previous one
         self._window_ends = 0.0
         self._expected = 0.0
         self._handle: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.on_tick: Callable[[float], None] | None = None  # called with the loop time
+        self.listeners: list[Callable[[float], None]] = []  # called each tick, with loop time
 
     def start(self) -> None:
         if self._handle is not None:
@@ -60,9 +61,17 @@ class LoopLag:
 
     def lost(self) -> float:
         """Seconds the loop has been stalled so far, including a stall going on now."""
+        return self.stalled + max(0.0, self.lost_now() - SLACK)
+
+    def take_peak(self) -> float:
+        """The largest lateness since the last call (a stall going on now included)."""
+        peak, self.peak = max(self.peak, self.lost_now()), 0.0
+        return peak
+
+    def lost_now(self) -> float:
         if self._loop is None or self._handle is None:
-            return self.stalled
-        return self.stalled + max(0.0, self._loop.time() - self._expected - SLACK)
+            return 0.0
+        return max(0.0, self._loop.time() - self._expected)
 
     def recent(self) -> float:
         """The largest lateness over the last one to two windows, seconds."""
@@ -80,19 +89,20 @@ class LoopLag:
         if late > SLACK:
             self.stalled += late - SLACK
             self.worst = max(self.worst, late)
+            self.peak = max(self.peak, late)
         if now >= self._window_ends:
             self._worst_before, self.worst = self.worst, 0.0
             self._window_ends = now + WINDOW
         self._arm(now)
-        if self.on_tick is not None:
-            self.on_tick(now)
+        for listener in self.listeners:
+            listener(now)
 
 
 class Scheduler:
     """What Overload reads from the scheduler (monitor/scheduler.py `CheckScheduler`)."""
 
     lag: LoopLag
-    max_running: int
+    limit: int
 
     @property
     def in_flight(self) -> int: ...
@@ -109,7 +119,7 @@ class Overload:
         self._blamed: deque[float] = deque()  # their monotonic times, within the window
         self._logged_at = -LOG_EVERY
         self._reported = False  # the last log line said it was overloaded
-        scheduler.lag.on_tick = self._tick
+        scheduler.lag.listeners.append(self._tick)
 
     def blames(self, check: CheckConfig, result: Result, stalled: float) -> bool:
         """Whether `result` is the daemon's overload, not the target's failure (core/overload.py
@@ -135,7 +145,7 @@ class Overload:
             behind=s.behind(),
             loop_lag=s.lag.recent(),
             running=s.in_flight,
-            limit=s.max_running,
+            limit=s.limit,
             blamed=len(self._blamed),
         )
 
@@ -155,7 +165,8 @@ class Overload:
         yield ("escalatord_scheduler_running", "gauge", "Check runs in flight now.",
                [("", p.running)])  # fmt: skip
         yield ("escalatord_scheduler_running_limit", "gauge",
-               "Check runs in flight at most; past it due runs wait, most overdue first.",
+               "Check runs in flight at most now (lower while the loop runs late); past it "
+               "due runs wait, most overdue first.",
                [("", p.limit)])  # fmt: skip
         yield ("escalatord_loop_lag_max_seconds", "gauge",
                "Largest lateness of the event loop over the last 10 to 20 s.",

@@ -353,7 +353,9 @@ class Monitor:
         while True:
             await asyncio.sleep(every)
             try:
-                await self.flush()
+                # Shielded: a stop cancels this loop, not a transaction half done (its
+                # connection would keep the write lock from the final flush).
+                await asyncio.shield(self.flush())
             except asyncio.CancelledError:
                 raise
             except Exception:

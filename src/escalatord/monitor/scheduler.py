@@ -8,9 +8,11 @@ once. A run that comes due late (a stalled loop, a suspended VM) still runs, onc
 missed meanwhile are not made up, and are counted in `skipped` too. Shutdown stops firing and
 drains probes in flight.
 
-Overload (issue 17): at most `max_running` runs go at once. Past that, due runs wait in the
-heap, which hands out the most overdue first as runs end: every check is delayed alike and
-none starves, and the tasks and sockets in flight stay bounded (so does memory). Lateness is
+Overload (issue 17): at most `limit` runs go at once. Past that, due runs wait in the heap,
+which hands out the most overdue first as runs end: every check is delayed alike and none
+starves, and the tasks and sockets in flight stay bounded (so does memory). `limit` is at
+most `max_running` and lower while the event loop runs late (core/overload.py `next_limit`,
+looked at every ADAPT_EVERY s): the API, state flushes and pages keep their turns. Lateness is
 measured when a run starts, from the earliest of its due times not yet served (a run skipped
 because the previous one was still going is owed, and its lateness counts from then), so it
 shows the waiting; `behind()` says how overdue the oldest waiting run is, and `lag` measures
@@ -39,6 +41,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from escalatord.checks.base import CheckConfig
+from escalatord.core.overload import next_limit
 from escalatord.monitor.overload import LoopLag
 
 log = structlog.get_logger("escalatord.scheduler")
@@ -48,6 +51,7 @@ PROMPT_FIRST = 1.0
 # Runs in flight at most (`max_running`): well above what one process keeps up with at short
 # probe times, low enough that a saturated daemon holds a bounded number of tasks and sockets.
 MAX_RUNNING = 2_000
+ADAPT_EVERY = 0.5  # seconds between looks at the loop's lateness to set `limit`
 
 
 def spread(name: str, interval: timedelta) -> timedelta:
@@ -93,7 +97,10 @@ class CheckScheduler:
         self.lateness: deque[float] = deque(maxlen=50_000)  # seconds, newest last
         self.skipped = 0
         self.max_running = MAX_RUNNING
+        self.limit = MAX_RUNNING  # runs in flight at most now: max_running, lower when late
         self.lag = LoopLag()  # the event loop's own lateness, started with the scheduler
+        self.lag.listeners.append(self._adapt)
+        self._adapted_at = 0.0
 
     @property
     def running(self) -> bool:
@@ -111,7 +118,7 @@ class CheckScheduler:
 
     @property
     def in_flight(self) -> int:
-        """Runs going now (at most `max_running`, besides `run_now`'s)."""
+        """Runs going now (at most `limit`, besides `run_now`'s)."""
         return len(self._running)
 
     def behind(self) -> float:
@@ -191,7 +198,7 @@ class CheckScheduler:
         if not self._started or not self._heap:
             return
         due = self._heap[0][0]
-        if len(self._running) >= self.max_running and due <= self._clock():
+        if len(self._running) >= self.limit and due <= self._clock():
             return  # saturated: the next run to end starts the most overdue one (_done)
         if self._timer is not None:
             if self._armed_for <= due:
@@ -210,11 +217,11 @@ class CheckScheduler:
         self._arm()
 
     def _pump(self) -> None:
-        """Start the runs that are due, most overdue first, while fewer than `max_running` go."""
+        """Start the runs that are due, most overdue first, while fewer than `limit` go."""
         now = self._clock()
         heap, jobs, running = self._heap, self._jobs, self._running
         # Runs due within the next millisecond go now too: one wake-up, not one each.
-        while heap and heap[0][0] <= now + 0.001 and len(running) < self.max_running:
+        while heap and heap[0][0] <= now + 0.001 and len(running) < self.limit:
             due, version, name = heapq.heappop(heap)
             job = jobs.get(name)
             if job is None or job.version != version:
@@ -235,6 +242,20 @@ class CheckScheduler:
                 nxt += missed * job.every
             job.due = nxt
             heapq.heappush(heap, (nxt, version, name))
+
+    def _adapt(self, now: float) -> None:
+        """Set `limit` from the loop's lateness (core/overload.py); start runs if it rose."""
+        if now - self._adapted_at < ADAPT_EVERY:
+            return
+        self._adapted_at = now
+        full = len(self._running) >= self.limit
+        before, self.limit = (
+            self.limit,
+            next_limit(self.limit, self.max_running, self.lag.take_peak(), full),
+        )
+        if self._started and self.limit > before:
+            self._pump()
+            self._arm()
 
     def _start(self, name: str) -> None:
         task = asyncio.create_task(self._run(name), name=f"check:{name}")
