@@ -112,6 +112,11 @@ def throughput(
             "max_in_warmup": round(max(x.max for x in warm) * ms, 2),
         },
         "peak_rss_mb": rss,
+        # Overload (issue 17): the most overdue waiting run and the loop's lag at their worst
+        # over the window, and failed probes the daemon blamed on itself.
+        "behind_s_max": round(max(x.behind for x in first[1:] + second[1:]), 2),
+        "loop_lag_s_max": round(max(x.loop_lag for x in first[1:] + second[1:]), 3),
+        "blamed_on_overload": end.blamed - start.blamed,
         "startup_s": round(startup, 2),
         "loadavg_before": [round(x, 2) for x in loadavg_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
@@ -125,7 +130,7 @@ def throughput(
     if min(result["completed_per_s_halves"]) < 0.95 * load:
         why.append(f"a half completed under 95% of {load:.1f} checks/s")
     if result["skipped"]:
-        why.append(f"{result['skipped']:.0f} runs skipped (the previous run was still going)")
+        why.append(f"{result['skipped']:.0f} runs skipped (still going, or the daemon behind)")
     if end.p99 > max(2 * mid.p99, mid.p99 + 0.05):
         why.append(f"lateness p99 grew from {mid.p99 * ms:.0f} to {end.p99 * ms:.0f} ms")
     result["keeps_up"], result["why_not"] = not why, why

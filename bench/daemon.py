@@ -37,6 +37,11 @@ class Snapshot:
     p99: float
     max: float
     sent: float  # notifications delivered
+    # Overload (issue 17): how overdue the oldest waiting run is, the loop's largest lateness
+    # lately, and failed probes blamed on the daemon (0 from a daemon without these metrics).
+    behind: float = 0.0
+    loop_lag: float = 0.0
+    blamed: float = 0.0
 
     @classmethod
     def parse(cls, at: float, cpu: tuple[float, float], text: str) -> Snapshot:
@@ -56,6 +61,9 @@ class Snapshot:
             m[late % '"0.99"'],
             m["scheduler_lateness_max_seconds"],
             m.get("notifications_sent_total", 0.0),
+            m.get("scheduler_behind_seconds", 0.0),
+            m.get("loop_lag_max_seconds", 0.0),
+            m.get("checks_overloaded_total", 0.0),
         )
 
 

@@ -3,6 +3,7 @@
     .venv/bin/python bench/scenarios.py ping10k      # 10,000 ping checks, 60 s interval
     .venv/bin/python bench/scenarios.py mixed10k     # 10,000 mixed (ping/http/snmp), 60 s
     .venv/bin/python bench/scenarios.py ramp         # raise the mixed rate until it falls behind
+    .venv/bin/python bench/scenarios.py overload     # one node from its ceiling to twice it
     .venv/bin/python bench/scenarios.py storm        # 100 incidents at once: page latency
     .venv/bin/python bench/scenarios.py pages        # incidents all along under load: page latency
     .venv/bin/python bench/scenarios.py startup      # start-up with 10,000 checks
@@ -80,6 +81,39 @@ def run_ramp(args: argparse.Namespace) -> None:
         "cpu_s_per_1000_there": best["cpu_s_per_1000"] if best else None,
     }
     _emit(summary, args)
+
+
+OVERLOAD_HEADER = (
+    "| load /s | × ceiling | completed /s | % of ceiling | peak RSS MB "
+    "| lateness p50 / p99 / max s | skipped | behind max s | loop lag max s "
+    "| blamed on overload | last result not ok |\n"
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def run_overload(args: argparse.Namespace) -> None:
+    """Issue 17: one node past its ceiling must saturate, not collapse. Each step is a fresh
+    daemon at `--steps` × the ceiling (`--ceiling`, checks/s: the `ramp`'s highest rate kept
+    up on this machine); what counts is completed/s ≥ 90% of the ceiling at 2×, bounded RSS,
+    lateness and skipped runs reported, and no healthy check reported failing."""
+    ceiling = args.ceiling
+    print(OVERLOAD_HEADER)
+    for factor in args.steps:
+        rate = ceiling * factor
+        checks = int(rate * args.interval.total_seconds())
+        r = _throughput(args, args.mix, checks, args.interval)
+        late = r["lateness_ms"]
+        bad = sum(n for status, n in r["last_status"].items() if status != "ok")
+        r.update(scenario="overload", ceiling_per_s=ceiling, factor=factor,
+                 pct_of_ceiling=round(100 * r["completed_per_s"] / ceiling, 1))  # fmt: skip
+        row = (
+            f"| {r['load_per_s']:g} | {factor:g} | {r['completed_per_s']:g} "
+            f"| {r['pct_of_ceiling']:g} | {r['peak_rss_mb']:g} "
+            f"| {late['p50'] / 1000:.2f} / {late['p99'] / 1000:.2f} / {late['max'] / 1000:.2f} "
+            f"| {r['skipped']:.0f} | {r['behind_s_max']:g} | {r['loop_lag_s_max']:g} "
+            f"| {r['blamed_on_overload']:.0f} | {bad} |"
+        )
+        _emit(r, args, row)
 
 
 def run_storm(args: argparse.Namespace) -> None:
@@ -179,6 +213,7 @@ DEFAULTS = {  # scenario: (checks, interval, seconds)
     "ping10k": (10_000, "60s", 120),
     "mixed10k": (10_000, "60s", 120),
     "ramp": (0, "10s", 40),
+    "overload": (0, "10s", 60),
     "storm": (0, "1s", 0),
     "pages": (0, "10s", 120),
     "startup": (10_000, "60s", 0),
@@ -189,6 +224,7 @@ RUN = {
     "ping10k": run_fixed,
     "mixed10k": run_fixed,
     "ramp": run_ramp,
+    "overload": run_overload,
     "storm": run_storm,
     "pages": run_pages,
     "startup": run_startup,
@@ -209,6 +245,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ramp.add_argument("--start", type=float, default=200, help="first rate, checks/s")
     ramp.add_argument("--factor", type=float, default=1.4, help="each step's rate ×")
     ramp.add_argument("--stop", type=float, default=3000, help="highest rate tried")
+    over = parser.add_argument_group("overload")
+    over.add_argument(
+        "--ceiling", type=float, default=4000, help="checks/s one node keeps up with (ramp's)"
+    )
+    over.add_argument(
+        "--steps",
+        type=lambda text: [float(x) for x in text.split(",")],
+        default=[1.0, 1.5, 2.0],
+        help="loads as multiples of the ceiling, e.g. 1,1.5,2",
+    )
     paging = parser.add_argument_group("storm and pages")
     paging.add_argument("--incidents", type=int, default=100, help="storm: at once")
     paging.add_argument("--paging", type=int, default=200, help="pages: paging checks")
