@@ -15,7 +15,7 @@ from sqlalchemy import select
 from escalatord.checks.base import CheckConfig, CheckContext
 from escalatord.checks.tcp import TcpCheck
 from escalatord.config.loader import load_text
-from escalatord.core.status import Status
+from escalatord.core.status import Result, Status
 from escalatord.escalation.engine import Engine
 from escalatord.monitor.runner import Monitor
 from escalatord.monitor.scheduler import CheckScheduler
@@ -171,3 +171,19 @@ async def test_a_timeout_while_the_daemon_is_stalled_opens_nothing(monitor):
     families = {name: samples for name, _, _, samples in monitor.overload.metrics()}
     assert families["escalatord_checks_overloaded_total"] == [("", 1)]
     assert families["escalatord_overloaded"] == [("", 1.0)]
+
+
+class StalledWorker:
+    """A probe pool whose worker timed the probe out while its own loop stalled."""
+
+    async def run(self, check) -> Result:
+        return Result(Status.CRITICAL, "timed out after 1s", duration=1.0, lost=0.6)
+
+
+async def test_a_timeout_while_a_probe_worker_was_stalled_opens_nothing(monitor):
+    """A worker's own stall (reported with its result) is the daemon's overload too."""
+    monitor.probes = StalledWorker()  # type: ignore[assignment]
+    await monitor.run_check("records")
+    assert "records" not in monitor.states
+    assert await _incidents(monitor.store) == []
+    assert monitor.overload.blamed_total == 1

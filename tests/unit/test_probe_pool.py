@@ -39,8 +39,8 @@ def test_frames_survive_any_split_of_the_byte_stream():
 
 def test_a_result_crosses_the_pipe_unchanged():
     """A result packed in a worker is the same Result in the daemon (status, summary,
-    measurements, duration, time)."""
-    result = Result(Status.WARNING, "slow", {"ms": 812.5}, 0.8125, datetime.now(UTC))
+    measurements, duration, time, and the seconds the worker's own loop stalled)."""
+    result = Result(Status.WARNING, "slow", {"ms": 812.5}, 0.8125, datetime.now(UTC), 0.25)
     [(kind, seq, *packed)] = FrameDecoder().feed(encode(("result", 7, *pack(result))))
     assert (kind, seq) == ("result", 7)
     assert unpack(*packed) == result

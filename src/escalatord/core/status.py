@@ -38,6 +38,9 @@ class Result:
     measurements: dict[str, float] = field(default_factory=dict)
     duration: float = 0.0  # seconds the probe took
     at: datetime | None = None  # when the probe finished (UTC); set by execute()
+    # Seconds a probe worker's own loop was stalled while it ran (core/overload.py): a
+    # worker's overload, not the target's. Set by the worker, never by a check.
+    lost: float = 0.0
 
 
 @dataclass(frozen=True)

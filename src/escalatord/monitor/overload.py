@@ -126,7 +126,7 @@ class Overload:
         `saturated`), `stalled` being `lag.lost()` when its probe began. If so it is counted
         and logged, and the monitor does not feed it to the state machine: the check runs
         again on its schedule."""
-        lost = self.scheduler.lag.lost() - stalled
+        lost = self.scheduler.lag.lost() - stalled + result.lost  # here, and in a worker
         timeout = check.timeout.total_seconds()
         if not judge.saturated(result.status.is_problem, result.duration, timeout, lost):
             return False

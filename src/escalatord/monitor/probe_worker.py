@@ -36,6 +36,7 @@ import signal
 import struct
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,7 @@ import structlog
 from escalatord import loop
 from escalatord.checks.base import Check, CheckConfig, CheckContext, execute
 from escalatord.core.status import Result, Status
+from escalatord.monitor.overload import LoopLag
 
 if TYPE_CHECKING:
     from escalatord.checks.ping.icmp_mode import IcmpMode
@@ -64,18 +66,24 @@ def encode(message: Any) -> bytes:
     return _HEADER.pack(len(body)) + body
 
 
-def pack(result: Result) -> tuple[str, str, dict[str, float], float, float | None]:
+def pack(result: Result) -> tuple[str, str, dict[str, float], float, float | None, float]:
     """A Result as plain values, for a frame."""
     at = result.at.timestamp() if result.at is not None else None
-    return result.status.value, result.summary, result.measurements, result.duration, at
+    r = result
+    return r.status.value, r.summary, r.measurements, r.duration, at, r.lost
 
 
 def unpack(
-    status: str, summary: str, measurements: dict[str, float], duration: float, at: float | None
+    status: str,
+    summary: str,
+    measurements: dict[str, float],
+    duration: float,
+    at: float | None,
+    lost: float = 0.0,
 ) -> Result:
     """The Result `pack()` made."""
     when = datetime.fromtimestamp(at, UTC) if at is not None else None
-    return Result(_STATUS[status], summary, measurements, duration, when)
+    return Result(_STATUS[status], summary, measurements, duration, when, lost)
 
 
 class FrameWriter:
@@ -147,6 +155,9 @@ class Worker:
         self.checks: dict[str, Check] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.closed = asyncio.Event()
+        # This worker's own loop lateness: a probe that timed out while it stalled is the
+        # worker's overload, and the daemon judges it so (Result.lost; core/overload.py).
+        self.lag = LoopLag()
 
     def handle(self, message: Any) -> None:
         kind = message[0]
@@ -191,7 +202,9 @@ class Worker:
         if check is None:
             result = Result(Status.UNKNOWN, f"check {name} is not configured in this probe worker")
         else:
+            stalled = self.lag.lost()
             result = await execute(check)
+            result = replace(result, lost=self.lag.lost() - stalled)
         self._out.send(("result", seq, *pack(result)))
 
     async def shutdown(self) -> None:
@@ -234,8 +247,10 @@ async def serve(stdin: Any, stdout: Any) -> None:
     loop = asyncio.get_running_loop()
     write, _ = await loop.connect_write_pipe(asyncio.Protocol, stdout)
     worker = Worker(write)
+    worker.lag.start()
     reader, _ = await loop.connect_read_pipe(lambda: _Commands(worker), stdin)
     await worker.closed.wait()
+    worker.lag.stop()
     reader.close()
     await worker.shutdown()
     write.close()
