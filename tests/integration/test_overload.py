@@ -167,7 +167,7 @@ async def test_a_timeout_while_the_daemon_is_stalled_opens_nothing(monitor):
     assert await _incidents(monitor.store) == []
     assert monitor.overload.blamed_total == 1
     (problem,) = monitor.overload.problems()
-    assert "probe timeouts were the daemon's" in problem
+    assert "probe timeouts that were the daemon's" in problem
     families = {name: samples for name, _, _, samples in monitor.overload.metrics()}
     assert families["escalatord_checks_overloaded_total"] == [("", 1)]
     assert families["escalatord_overloaded"] == [("", 1.0)]

@@ -81,7 +81,9 @@ def problem(p: Pressure) -> str | None:
     if p.loop_lag >= LAG_LIMIT:
         parts.append(f"the event loop was {p.loop_lag:.2f} s late")
     if p.blamed:
-        parts.append(f"{p.blamed} probe timeouts were the daemon's, not counted against checks")
+        parts.append(
+            f"probe timeouts that were the daemon's, not counted against checks: {p.blamed}"
+        )
     if not parts:
         return None
     return "overloaded: " + "; ".join(parts)
