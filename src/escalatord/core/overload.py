@@ -26,7 +26,7 @@ SPENT_SHARE = 0.8
 LOST_SHARE = 0.25
 # The daemon is overloaded when its oldest waiting run is this many seconds overdue ...
 BEHIND_LIMIT = 2.0
-# ... or its event loop was this late (seconds) in the last window ...
+# ... or its event loop was this late (seconds) all along the last 10-20 s ...
 LAG_LIMIT = 0.5
 # ... or any failure was blamed on it in the last window.
 
@@ -64,7 +64,7 @@ class Pressure:
     """How the daemon keeps up, as measured over the last window."""
 
     behind: float  # seconds the most overdue waiting run is past its due time
-    loop_lag: float  # the event loop's largest lateness in the window, seconds
+    loop_lag: float  # how late the event loop ran all along the window, seconds
     running: int  # runs in flight
     limit: int  # runs in flight at most
     blamed: int  # failed results blamed on the daemon in the window (`saturated`)
@@ -79,7 +79,7 @@ def problem(p: Pressure) -> str | None:
             f"({p.running} of at most {p.limit} runs going)"
         )
     if p.loop_lag >= LAG_LIMIT:
-        parts.append(f"the event loop was {p.loop_lag:.2f} s late")
+        parts.append(f"the event loop keeps running {p.loop_lag:.2f} s late")
     if p.blamed:
         parts.append(
             f"probe timeouts that were the daemon's, not counted against checks: {p.blamed}"

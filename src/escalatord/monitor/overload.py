@@ -73,6 +73,11 @@ class LoopLag:
             return 0.0
         return max(0.0, self._loop.time() - self._expected)
 
+    def sustained(self) -> float:
+        """The lateness the loop reached in both of the last two windows (10-20 s): one stall
+        (a reload rebuilding the checks) is not an overload; a loop late all along is."""
+        return min(self.worst, self._worst_before)
+
     def recent(self) -> float:
         """The largest lateness over the last one to two windows, seconds."""
         return max(self.worst, self._worst_before)
@@ -143,7 +148,7 @@ class Overload:
         s = self.scheduler
         return judge.Pressure(
             behind=s.behind(),
-            loop_lag=s.lag.recent(),
+            loop_lag=s.lag.sustained(),
             running=s.in_flight,
             limit=s.limit,
             blamed=len(self._blamed),
@@ -170,7 +175,7 @@ class Overload:
                [("", p.limit)])  # fmt: skip
         yield ("escalatord_loop_lag_max_seconds", "gauge",
                "Largest lateness of the event loop over the last 10 to 20 s.",
-               [("", round(p.loop_lag, 6))])  # fmt: skip
+               [("", round(self.scheduler.lag.recent(), 6))])  # fmt: skip
         yield ("escalatord_loop_stalled_seconds_total", "counter",
                "Seconds the event loop ran late, summed.",
                [("", round(self.scheduler.lag.stalled, 6))])  # fmt: skip

@@ -50,6 +50,6 @@ def test_the_overload_in_words_names_how_far_behind():
     p = Pressure(behind=12.34, loop_lag=0.8, running=500, limit=500, blamed=3)
     words = problem(p)
     assert words is not None
-    assert "12.3 s behind schedule" in words and "0.80 s late" in words
+    assert "12.3 s behind schedule" in words and "keeps running 0.80 s late" in words
     assert words.endswith("not counted against checks: 3")
     assert problem(Pressure(behind=0.1, loop_lag=0.01, running=5, limit=2000, blamed=0)) is None
