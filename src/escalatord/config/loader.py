@@ -45,6 +45,7 @@ from escalatord import plugins
 from escalatord.config import messages
 from escalatord.config.categories import CategoryConfig
 from escalatord.config.cluster import ClusterConfig, sqlite_problem
+from escalatord.config.compact import share_field_sets
 from escalatord.config.items import Item, cross_check
 from escalatord.config.model import (
     ApiConfig,
@@ -156,7 +157,7 @@ class _Loader(Reader):
                 "source": source,
                 "daemon": sections.get("daemon") or DaemonConfig(),
                 "defaults": defaults or Defaults(),
-                "checks": attach(built["check"], built["satellite"]),
+                "checks": share_field_sets(attach(built["check"], built["satellite"])),
                 "rules": tuple(built["rule"]),
                 "rule_files": tuple(i.file for i in self.items if i.kind == "rule"),
                 "policies": tuple(built["policy"]),
