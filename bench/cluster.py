@@ -12,10 +12,11 @@ CPU, lateness and peak RSS; in total checks/s against the load (checks / interva
 seconds per 1,000 checks of all nodes, and the CPU of the PostgreSQL processes (postmaster
 and backends, reaped ones included) as a share of all the CPU the benchmark's processes used.
 
-Then it kills the last node with SIGKILL and measures the failover (bench/README.md defines
-each figure): kill → the survivors own every check; kill → every check of the dead node has
-run again on a survivor (its `last_check_at` in the database moved); and how late those runs
-were against their schedule (the run before the kill + one interval).
+Then it kills the last node with SIGKILL, one second before its first check falls due, and
+measures the failover (bench/README.md defines each figure): kill → the survivors own every
+check; kill → every check of the dead node has run again on a survivor (its `last_check_at`
+in the database moved); and how late those runs were against their schedule (the run before
+the kill + one interval).
 
 Root is needed (ping checks, and initdb runs as `postgres`); Linux only; loopback only.
 Every child is stopped on exit, Ctrl-C or SIGTERM; the database cluster is removed.
@@ -45,6 +46,9 @@ from workload import KINDS, MIXES, Workload, config_text
 
 from escalatord.core import rendezvous
 from escalatord.core.durations import format_duration, parse_duration
+
+# Seconds before the dead node's first check falls due that it is killed.
+KILL_LEAD = 1.0
 
 
 class Node:
@@ -136,6 +140,10 @@ def failover(
     """Kill the last node with SIGKILL; time the takeover and the re-runs of its checks."""
     victim, survivors = nodes[-1], nodes[:-1]
     mine = sorted(rendezvous.owned(names, victim.name, [n.name for n in nodes]))
+    # The worst moment: just before its first check falls due, so that checks come due while
+    # nobody owns them (at once when some is already due, as with runs spread over the interval).
+    due = min(asyncio.run(last_runs(url, mine)).values(), default=0.0) + interval
+    time.sleep(min(interval, max(0.0, due - KILL_LEAD - time.time())))
     killed = time.time()
     os.kill(victim.daemon.pid, signal.SIGKILL)
     victim.daemon.proc.wait(10)
@@ -167,6 +175,7 @@ def failover(
     return raw, {
         "killed": victim.name,
         "its_checks": len(mine),
+        "first_due_after_kill_s": round(due - killed, 2),
         "takeover_s": round(owned_at - killed, 2) if owned_at else None,
         "all_rerun_s": round(max(rerun.values()) - killed, 2) if len(rerun) == len(mine) else None,
         "rerun_checks": len(rerun),
@@ -330,7 +339,8 @@ def report(r: dict) -> str:
         f"CPU s per 1,000 checks (all nodes): {r['cpu_s_per_1000']:.3f}; PostgreSQL "
         f"{r['postgres_cpu_pct_of_one_core']:g}% of a core = {r['postgres_share_pct']:g}% of the "
         f"benchmark's CPU; machine busy {r['machine_busy_pct']:g}%",
-        f"failover ({f['killed']}, {f['its_checks']:,} checks): survivors own all after "
+        f"failover ({f['killed']}, {f['its_checks']:,} checks, its first due "
+        f"{f['first_due_after_kill_s']} s after the kill): survivors own all after "
         f"{f['takeover_s']} s; all re-run after {f['all_rerun_s']} s "
         f"({f['rerun_checks']:,} re-run; its runs spanned {f['runs_span_s']} s of each "
         f"interval); late against schedule p50 {f['late_s']['p50']} s, "
