@@ -78,6 +78,7 @@ async def test_flushes_ticks_and_sends_together_all_reach_the_store(sqlite_store
     monitor.states = {f"c{n:04}": CheckState(last_summary=f"s{n}") for n in range(1_000)}
     monitor.extra = {}
     monitor._dirty = set(monitor.states)
+    monitor._flushing = asyncio.Lock()
 
     async def other(n: int) -> None:  # a tick or a delivery: one small transaction each
         async with store.write() as conn:
@@ -89,3 +90,29 @@ async def test_flushes_ticks_and_sends_together_all_reach_the_store(sqlite_store
     assert len(stored) == 1_000 and stored["c0999"][0].last_summary == "s999"
     assert len(await _names(store)) == 50
     assert not monitor._dirty
+
+
+async def test_a_stop_during_a_flush_leaves_the_final_flush_able_to_write(sqlite_store):
+    """Cancelling the flush loop mid-flush (a stop) lets that flush finish: the final flush
+    then writes, and every state is stored."""
+    from escalatord.core.state import CheckState
+    from escalatord.monitor import runner
+
+    store = sqlite_store
+    monitor = runner.Monitor.__new__(runner.Monitor)  # only the state-writing half is used
+    monitor.store = store
+    monitor.states = {f"c{n:04}": CheckState(last_summary=f"s{n}") for n in range(5_000)}
+    monitor.extra = {}
+    monitor._dirty = set(monitor.states)
+    monitor._flushing = asyncio.Lock()
+    loop = asyncio.create_task(monitor.flush_loop(every=0))
+    for _ in range(3):  # the loop's flush takes the writer in its first few loop passes
+        await asyncio.sleep(0)
+    assert store.writes._owner is not None or store.writes.waiting
+    loop.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await loop
+    await monitor.flush()  # the stop's final flush
+    async with store.read() as conn:
+        stored = await state_store.load(conn)
+    assert len(stored) == 5_000

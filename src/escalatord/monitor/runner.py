@@ -74,6 +74,7 @@ class Monitor:
         self.states: dict[str, CheckState] = {}
         self.extra: dict[str, dict[str, Any]] = {}
         self._dirty: set[str] = set()
+        self._flushing = asyncio.Lock()  # one flush at a time: a stop's waits for the loop's
         # One result at a time per check: a scheduled evaluation and a heartbeat ping (or a
         # result and the transition it causes) must not interleave and apply out of order.
         self._locks: dict[str, asyncio.Lock] = {}
@@ -335,7 +336,12 @@ class Monitor:
 
         Coalesced: a check that changed many times since is written once, as it is now. Cut
         into chunks so that a flush of 80,000 states never holds the one writer for long:
-        ticks, pages and transitions take their turns between the chunks (store/db.py)."""
+        ticks, pages and transitions take their turns between the chunks (store/db.py). A
+        flush under way (the loop's, shielded from a stop) is waited for, then this one runs."""
+        async with self._flushing:
+            await self._flush()
+
+    async def _flush(self) -> None:
         names, self._dirty = self._dirty, set()
         pending = [n for n in names if n in self.states]
         for start in range(0, len(pending), FLUSH_CHUNK):
