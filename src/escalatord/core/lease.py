@@ -48,6 +48,13 @@ class LeaseTiming:
         return cls(failover=failover, lease=lease, renew_every=renew_every, margin=renew_every)
 
     @property
+    def overdue_within(self) -> float:
+        """How long a dead node's overdue checks take to start on the node taking them over:
+        what is left of `failover` once its lease has lapsed and been seen (lease +
+        renew_every), at least a second, so they start spread, not in one instant."""
+        return max(1.0, self.failover - self.lease - self.renew_every)
+
+    @property
     def fence_after(self) -> float:
         """Seconds after the start of the last successful renewal when the node fences."""
         return self.lease - self.margin

@@ -31,10 +31,13 @@ from escalatord.store import states as state_store
 log = structlog.get_logger("escalatord.cluster")
 
 
-async def assign(monitor: Monitor, owned: Collection[str]) -> tuple[set[str], set[str]]:
+async def assign(
+    monitor: Monitor, owned: Collection[str], overdue_within: float = PROMPT_FIRST
+) -> tuple[set[str], set[str]]:
     """Make `monitor` run exactly the checks `owned` from now on; returns (gained, lost).
     A gained check counts as this node's only once its stored state is loaded, so no result
-    (a heartbeat ping) is judged here against an older state meanwhile."""
+    (a heartbeat ping) is judged here against an older state meanwhile. Overdue checks taken
+    over (a dead node's) start spread over `overdue_within` seconds (see `_take_over`)."""
     before = monitor.owned if monitor.owned is not None else set(monitor.checks)
     wanted = {name for name in owned if name in monitor.checks}
     gained, lost = wanted - before, before - wanted
@@ -46,7 +49,7 @@ async def assign(monitor: Monitor, owned: Collection[str]) -> tuple[set[str], se
             await monitor.flush()
         except Exception:  # the store is out of reach: the new owner reads what it has
             log.warning("state_flush_before_handover_failed", checks=len(lost))
-    first = await _take_over(monitor, gained) if gained else {}
+    first = await _take_over(monitor, gained, overdue_within) if gained else {}
     monitor.owned = wanted
     if gained:
         configs = [c.config for n, c in monitor.checks.items() if n in wanted]
@@ -54,8 +57,12 @@ async def assign(monitor: Monitor, owned: Collection[str]) -> tuple[set[str], se
     return gained, lost
 
 
-async def _take_over(monitor: Monitor, names: set[str]) -> dict[str, float]:
-    """Load the states of checks taken over; seconds to the first run of each here."""
+async def _take_over(monitor: Monitor, names: set[str], overdue_within: float) -> dict[str, float]:
+    """Load the states of checks taken over; seconds to the first run here of each that ran
+    before. One that never ran anywhere (a new cluster, a new check) is left out: the
+    scheduler spreads its first run over its interval, as a single node does, instead of all
+    of a node's share starting within a second and staying bunched at every interval. An
+    overdue one starts within `overdue_within` seconds, spread by a hash of its name."""
     async with monitor.store.read() as conn:
         stored = await state_store.load(conn, names=names)
     now = monitor.clock()
@@ -63,8 +70,11 @@ async def _take_over(monitor: Monitor, names: set[str]) -> dict[str, float]:
     for name in names:
         state, extra = stored.get(name, (CheckState(), {}))
         monitor.adopt(name, state, extra)
+        if state.last_check_at is None:
+            continue
         every = next_delay(state, monitor.checks[name].config).total_seconds()
-        soon = spread(name, timedelta(seconds=min(every, PROMPT_FIRST))).total_seconds()
+        within = PROMPT_FIRST if monitor.checks[name].kind == "passive" else overdue_within
+        soon = spread(name, timedelta(seconds=min(every, within))).total_seconds()
         first[name] = resume_delay(state.last_check_at, every, now, soon)
     return first
 

@@ -54,3 +54,10 @@ def test_a_check_taken_over_resumes_where_its_previous_owner_left_it():
     assert resume_delay(T0 - timedelta(seconds=90), 60.0, T0, 0.5) == 0.5
     assert resume_delay(None, 60.0, T0, 0.5) == 0.5
     assert resume_delay(T0 + timedelta(seconds=30), 60.0, T0, 0.5) == 60.0
+
+
+def test_overdue_checks_start_within_what_is_left_of_the_failover():
+    """With failover 30 s (lease 15 s, renewed every 3 s) a dead node's checks are seen 18 s
+    after its last renewal at worst, leaving 12 s to start them; never less than a second."""
+    assert LeaseTiming.from_failover(30.0).overdue_within == 12.0
+    assert LeaseTiming.from_failover(30.0, lease=28.0, renew_every=2.0).overdue_within == 1.0
