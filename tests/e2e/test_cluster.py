@@ -302,7 +302,8 @@ def test_three_nodes_share_checks_survive_kill_and_fence_a_cut_off_node(
 
 
 def test_nodes_on_a_single_node_lists_it_with_every_check(tmp_path, target):
-    """Without [cluster] (SQLite) `nodes` lists the one daemon, no lease, running every check."""
+    """Without [cluster] (SQLite) `nodes` lists the one daemon, no lease, running every check
+    and keeping up."""
     port = free_port()
     path = tmp_path / "escalatord.toml"
     path.write_text(
@@ -318,6 +319,7 @@ def test_nodes_on_a_single_node_lists_it_with_every_check(tmp_path, target):
     finally:
         daemon.stop()
     assert shown[0].split() == ["NODE", "INSTANCE", "STARTED", "LAST", "RENEWAL", "LEASE",
-                                "CHECKS", "CONFIG"]  # fmt: skip
+                                "CHECKS", "LOAD", "CONFIG"]  # fmt: skip
     assert len(shown) == 2
-    assert "single node" in shown[1] and shown[1].split()[-2:] == ["3", "same"]
+    assert "single node" in shown[1]
+    assert shown[1].split()[-4:] == ["3", "keeps", "up", "same"]

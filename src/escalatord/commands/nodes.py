@@ -1,14 +1,16 @@
 """`escalatord nodes [--json]`: the nodes sharing the database, their leases, and how many
 checks each runs (docs/cluster.md).
 
-    NODE   INSTANCE  STARTED               LAST RENEWAL          LEASE   CHECKS  CONFIG
-    esc-1  3f2a1b9c  2026-12-08 09:00:01Z  2026-12-08 09:30:12Z  live        41  same
-    esc-2  77c0e1d2  2026-12-08 09:00:02Z  2026-12-08 09:12:40Z  lapsed       0  same
+  NODE   INSTANCE  STARTED               LAST RENEWAL          LEASE  CHECKS  LOAD           CONFIG
+  esc-1  3f2a1b9c  2026-12-08 09:00:01Z  2026-12-08 09:30:12Z  live       41  keeps up       same
+  esc-2  77c0e1d2  2026-12-08 09:00:02Z  2026-12-08 09:30:11Z  live       40  26.8 s behind  same
 
 CHECKS is worked out as the daemons do it: rendezvous hashing (core/rendezvous.py) of this
 config's enabled checks over the nodes whose lease holds by the database's clock. CONFIG
 compares each node's config hash with that of the config given here (`differs`: that node
-runs another config; the daemons log it too).
+runs another config; the daemons log it too). LOAD is what the node wrote with its last
+renewal: "keeps up", or how far behind schedule its checks run while it is overloaded
+(docs/overload.md; `--json` has `behind_s` and `overload`, the reason in words).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def nodes(config_path: str, as_json: bool) -> None:
     if not listed:
         click.echo("no node has used this database yet")
         return
-    header = ("NODE", "INSTANCE", "STARTED", "LAST RENEWAL", "LEASE", "CHECKS", "CONFIG")
+    header = ("NODE", "INSTANCE", "STARTED", "LAST RENEWAL", "LEASE", "CHECKS", "LOAD", "CONFIG")
     table = [header] + [
         (
             n["node"],
@@ -65,6 +67,7 @@ def nodes(config_path: str, as_json: bool) -> None:
             _time(n["renewed_at"]),
             n["lease"],
             str(n["checks"]),
+            _load(n),
             "same" if n["config_hash"] == ours else f"differs ({n['config_hash'] or 'unknown'})",
         )
         for n in listed
@@ -95,7 +98,16 @@ def _node(
         "checks": counts.get(row.name, 0),
         "config_hash": row.config_hash,
         "config_differs": row.config_hash is not None and row.config_hash != ours,
+        "behind_s": row.behind_s,
+        "overload": row.overload,
     }
+
+
+def _load(node: dict[str, Any]) -> str:
+    """The LOAD cell: "keeps up", "N s behind" while overloaded, "-" when not known."""
+    if node["overload"]:
+        return f"{node['behind_s'] or 0:.1f} s behind"
+    return "keeps up" if node["behind_s"] is not None else "-"
 
 
 def _time(text: str) -> str:

@@ -173,7 +173,7 @@ class Cluster:
         gone = self._instances - instances
         share = rendezvous.owned(self.monitor.checks, self.node, live)
         if live != self.live or share != (self.monitor.owned or set()):
-            gained, lost = await handover.assign(self.monitor, share)
+            gained, lost = await handover.assign(self.monitor, share, self.timing.overdue_within)
             if self.fenced:  # the fence fired while the share was being taken: undo it
                 self._stand_down()
                 return
@@ -317,14 +317,23 @@ async def live_instances(watch: StoreWatch) -> set[str]:
     return alive
 
 
+def load(monitor: Monitor) -> tuple[float, str | None]:
+    """How far behind schedule `monitor` runs (s) and its overload in words (None: keeping
+    up), for the node row: `escalatord nodes` shows an overloaded node's share."""
+    problems = monitor.overload.problems()
+    return round(monitor.scheduler.behind(), 3), (problems[0] if problems else None)
+
+
 async def join(
     config: Config, watch: StoreWatch, monitor: Monitor, dispatcher: Dispatcher
 ) -> Cluster | None:
     """Make this daemon a node of a cluster (app.py, at start, before checks are scheduled),
     or nothing without `[cluster]` (None). The monitor runs no check and the engine and
     dispatcher do nothing while the node holds no lease; the first round renews it and
-    takes this node's share."""
+    takes this node's share. Either way the node row carries how far behind it runs."""
+    watch.load = lambda: load(monitor)
     if config.cluster is None:
+        await watch.beat()  # the row says how the node keeps up from the start
         return None
     monitor.owned = set()
     cluster = Cluster(

@@ -32,6 +32,8 @@ class NodeRow:
     seen_at: datetime
     lease_until: datetime | None
     config_hash: str | None
+    behind_s: float | None = None  # how far behind schedule its checks run (None: unknown)
+    overload: str | None = None  # its overload in words, None while it keeps up
 
     def live(self, now: datetime) -> bool:
         """Whether its lease holds at `now` (the database's clock)."""
@@ -66,6 +68,8 @@ async def read(conn: AsyncConnection) -> tuple[datetime, list[NodeRow]]:
             seen_at=r.seen_at,
             lease_until=r.lease_until,
             config_hash=r.config_hash,
+            behind_s=r.behind_s,
+            overload=r.overload,
         )
         for r in rows
     ]

@@ -12,6 +12,7 @@ from sqlalchemy import (
     JSON,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -215,6 +216,10 @@ nodes = Table(
     # running different configs are noticed (store/nodes.py).
     Column("lease_until", UTCDateTime),
     Column("config_hash", String(64)),
+    # How far behind schedule the node's checks run and its overload in words (NULL: keeping
+    # up), written with each renewal so `escalatord nodes` shows an overloaded node's share.
+    Column("behind_s", Float),
+    Column("overload", Text),
 )
 
 # Run-time rota overrides (`escalatord oncall override`): `person` is on call in `schedule`

@@ -55,6 +55,9 @@ class StoreWatch:
         self.instance = instance
         self.clock = clock or (lambda: datetime.now(UTC))
         self.started_at = self.clock()
+        # How far behind this node runs and its overload in words (None: keeping up), written
+        # with each beat (monitor/cluster.py `join` sets it from the Monitor's overload).
+        self.load: Callable[[], tuple[float, str | None]] | None = None
         self._reported: list[str] = []
 
     async def beat(self) -> bool:
@@ -72,6 +75,8 @@ class StoreWatch:
                 }
                 if self.lease is not None:
                     values["lease_until"] = lease_expiry(conn, self.lease)
+                if self.load is not None:
+                    values["behind_s"], values["overload"] = self.load()
                 stmt = upsert.insert(conn, nodes).values(**values)
                 await conn.execute(
                     stmt.on_conflict_do_update(
