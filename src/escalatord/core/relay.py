@@ -27,6 +27,7 @@ class Fate(StrEnum):
     LATE = "late"  # older than the staleness bound: recorded (log, reply), never paged
     SUPERSEDED = "superseded"  # not newer than the check's last applied result: recorded
     FUTURE = "future"  # taken further in the future than CLOCK_SKEW: refused
+    RELAYED = "relayed"  # fresh at a node of a cluster not owning the check: stored for its owner
 
 
 def stale_after(interval: timedelta, slack: timedelta) -> timedelta:
@@ -49,6 +50,25 @@ def fate(
     if last_applied is not None and at <= last_applied:
         return Fate.SUPERSEDED
     if now - at > stale_after(interval, slack):
+        return Fate.LATE
+    return Fate.APPLIED
+
+
+def held_fate(
+    at: datetime,
+    received_at: datetime,
+    now: datetime,
+    last_applied: datetime | None,
+    interval: timedelta,
+) -> Fate:
+    """The fate, at the owner's catch-up round `now`, of a result taken `at` that another node
+    of a cluster received fresh at `received_at` and stored for the owner: superseded when not
+    newer than the check's last applied result; late when it waited in the store longer than
+    two of the check's intervals (its owner was changing hands meanwhile), so a result the
+    cluster could not apply in time is recorded, never paged; applied otherwise."""
+    if last_applied is not None and at <= last_applied:
+        return Fate.SUPERSEDED
+    if now - received_at > 2 * interval:
         return Fate.LATE
     return Fate.APPLIED
 

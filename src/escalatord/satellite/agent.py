@@ -156,7 +156,9 @@ class Agent:
                     log.warning(
                         "result_refused", check=item.get("check"), reason=item.get("reason")
                     )
-            counts = {k: reply.get(k, 0) for k in ("applied", "late", "superseded", "refused")}
+            counts = {
+                k: reply.get(k, 0) for k in ("applied", "relayed", "late", "superseded", "refused")
+            }
             log.info("batch_delivered", results=len(rows), left=len(self.buffer), **counts)
             if len(rows) < BATCH:
                 break

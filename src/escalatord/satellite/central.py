@@ -9,6 +9,12 @@ applied in the order they were taken: each result of a check the satellite runs 
 through the check's own state machine at its original time when it is fresh and in order,
 and only recorded (a log line, the reply) when it is late or superseded (core/relay.py).
 Results for checks the satellite does not run are refused one by one; the rest still count.
+
+In a cluster a satellite may push to any node. The node applies the results of the checks it
+owns; the fresh results of checks another node owns are stored for their owner ("relayed"),
+which applies them in time order at its next catch-up round (satellite/shared.py). The
+batch's arrival is stored too, so the owner of `satellite:<name>` judges silence from every
+node's batches.
 """
 
 from __future__ import annotations
@@ -27,13 +33,14 @@ from starlette.routing import Route
 from escalatord.api.auth import BodyTooLarge, bearer, error, read_body, token_matches
 from escalatord.core.relay import Fate, fate
 from escalatord.core.status import Status
-from escalatord.satellite import wire
+from escalatord.satellite import shared, wire
 from escalatord.satellite.link import SatelliteLink, check_type, link_name, satellite_of
 
 if TYPE_CHECKING:
     from escalatord.checks.base import Check, CheckConfig
     from escalatord.core.state import CheckState, Params
     from escalatord.core.status import Result
+    from escalatord.store.db import Store
 
 __all__ = ["check_type", "routes"]
 
@@ -72,6 +79,12 @@ class Relay(Protocol):
     @property
     def clock(self) -> Callable[[], datetime]: ...
 
+    @property
+    def owned(self) -> set[str] | None: ...  # None: a single node, which owns every check
+
+    @property
+    def store(self) -> Store: ...
+
     def owns(self, name: str) -> bool: ...
 
     async def on_result(
@@ -85,6 +98,10 @@ class Relay(Protocol):
 
 def routes(monitor: Relay, config: Callable[[], Config]) -> list[Route]:
     """The satellite routes; `config` is called on every request, so a reload applies."""
+    if monitor.owned is not None:  # a node of a cluster: arrivals are stored and read back
+        for check in monitor.checks.values():
+            if isinstance(check, SatelliteLink):
+                check.arrivals.clustered = True
 
     def authorised(request: Request) -> Satellite | JSONResponse:
         name = request.path_params["name"]
@@ -119,8 +136,16 @@ def routes(monitor: Relay, config: Callable[[], Config]) -> list[Route]:
             {"index": r.index, "check": r.check, "outcome": "refused", "reason": r.reason}
             for r in refusals
         ]
+        held: list[tuple[str, Result]] = []
         for item in sorted_by_time(items):
-            outcomes.append(await _apply(monitor, found, served, item, now))
+            outcomes.append(await _apply(monitor, found, served, item, now, held))
+        if monitor.owned is not None:  # a cluster: the other nodes see this batch
+            try:
+                async with monitor.store.write() as conn:
+                    await shared.store_batch(conn, found.name, now, held)
+            except Exception as exc:
+                log.warning("satellite_batch_unstored", satellite=found.name, error=repr(exc))
+                return error(503, "the database is out of reach: keep the batch and send it again")
         outcomes.sort(key=lambda o: o["index"])
         counts = Counter(o["outcome"] for o in outcomes)
         log.info("satellite_batch", satellite=found.name, **{k: counts[k] for k in sorted(counts)})
@@ -149,7 +174,7 @@ def routes(monitor: Relay, config: Callable[[], Config]) -> list[Route]:
     ]
 
 
-_REPLY = (Fate.APPLIED, Fate.LATE, Fate.SUPERSEDED)
+_REPLY = (Fate.APPLIED, Fate.LATE, Fate.SUPERSEDED, Fate.RELAYED)
 
 
 async def _heard(monitor: Relay, satellite: str, now: datetime) -> None:
@@ -158,6 +183,8 @@ async def _heard(monitor: Relay, satellite: str, now: datetime) -> None:
     if not isinstance(link, SatelliteLink):
         return
     link.arrivals.touch(satellite, now)
+    if monitor.owned is not None:
+        link.arrivals.clustered = True
     state = monitor.states.get(link.name)
     if state is None or state.status is not Status.OK or not state.hard:
         judged = link.judge(now)
@@ -170,8 +197,10 @@ async def _apply(
     served: Mapping[str, CheckConfig],
     item: wire.Item,
     now: datetime,
+    held: list[tuple[str, Result]],
 ) -> dict[str, Any]:
-    """Apply or record one result; its outcome for the reply."""
+    """Apply or record one result, or add it to `held` for the check's owner (another node
+    of the cluster); its outcome for the reply."""
     out: dict[str, Any] = {"index": item.index, "check": item.check}
     config = served.get(item.check)
     if config is None:
@@ -181,17 +210,20 @@ async def _apply(
         return {**out, "outcome": "refused", "reason": reason}
     if item.check not in monitor.checks:
         return {**out, "outcome": "refused", "reason": "the check is disabled"}
-    if not monitor.owns(item.check):
-        return {**out, "outcome": "refused", "reason": "another cluster node runs this check"}
     result = item.result
     assert result.at is not None
-    state = monitor.states.get(item.check)
+    owned = monitor.owns(item.check)
+    state = monitor.states.get(item.check) if owned else None
+    # Another node owns the check: whether it is in order is for the owner to say.
     last = state.last_check_at if state is not None else None
     verdict = fate(result.at, now, last, config.interval, satellite.slack)
     if verdict is Fate.FUTURE:
         reason = "taken in the future: is the satellite's clock right? (NTP)"
         return {**out, "outcome": "refused", "reason": reason}
-    if verdict is Fate.APPLIED:
+    if verdict is Fate.APPLIED and not owned:
+        held.append((item.check, result))
+        verdict = Fate.RELAYED
+    elif verdict is Fate.APPLIED:
         await monitor.on_result(item.check, result)
     else:
         # For the record only: a buffered result replayed after its time never pages.

@@ -286,3 +286,30 @@ contact_tests = Table(
     sqlite_autoincrement=True,
 )
 Index("ix_contact_tests_person", contact_tests.c.person, contact_tests.c.notifier)
+
+# Satellites in a cluster (docs/satellites.md): when each satellite's last batch arrived at any
+# node, so the node owning its link check judges silence from every node's batches ...
+satellite_heard = Table(
+    "satellite_heard",
+    metadata,
+    Column("satellite", String(200), primary_key=True),
+    Column("last_heard", UTCDateTime, nullable=False),
+)
+
+# ... and the fresh results a node received for checks another node owns: the owner applies
+# them in time order at its next catch-up round and deletes them (satellite/shared.py).
+satellite_results = Table(
+    "satellite_results",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("satellite", String(200), nullable=False),
+    Column("check", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("measurements", JSON, nullable=False),
+    Column("duration", Float),
+    Column("at", UTCDateTime, nullable=False),  # when the satellite took it
+    Column("received_at", UTCDateTime, nullable=False),  # when a node received it
+    sqlite_autoincrement=True,
+)
+Index("ix_satellite_results_check", satellite_results.c.check, satellite_results.c.at)

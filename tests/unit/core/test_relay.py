@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from escalatord.core.relay import CLOCK_SKEW, Fate, fate, silence, stale_after
+from escalatord.core.relay import CLOCK_SKEW, Fate, fate, held_fate, silence, stale_after
 
 NOW = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -44,3 +44,26 @@ def test_a_satellite_is_silent_once_silent_after_has_passed():
     assert silence(heard, NOW - timedelta(seconds=1), MINUTE).silent is False
     quiet = silence(heard, NOW, MINUTE)
     assert quiet.silent and quiet.deadline == NOW and quiet.last_heard == heard
+
+
+def test_a_result_held_for_the_owner_applies_in_order_while_fresh():
+    """A result another node stored applies at the owner's round when newer than the last
+    applied one and stored no longer than two intervals ago."""
+    taken, received = NOW - timedelta(seconds=8), NOW - timedelta(seconds=5)
+    assert held_fate(taken, received, NOW, NOW - MINUTE, MINUTE) is Fate.APPLIED
+    assert held_fate(taken, received, NOW, None, MINUTE) is Fate.APPLIED
+
+
+def test_a_held_result_not_newer_than_the_last_applied_one_is_superseded():
+    """The owner applied a newer result (its own node received it): the held one is recorded."""
+    taken = NOW - timedelta(seconds=8)
+    assert held_fate(taken, NOW, NOW, taken, MINUTE) is Fate.SUPERSEDED
+    assert held_fate(taken, NOW, NOW, NOW - timedelta(seconds=2), MINUTE) is Fate.SUPERSEDED
+
+
+def test_a_result_held_longer_than_two_intervals_is_late():
+    """A result that waited in the store past two intervals (no owner took it) never pages."""
+    received = NOW - 2 * MINUTE
+    assert held_fate(received, received, NOW, None, MINUTE) is Fate.APPLIED
+    late = received - timedelta(seconds=1)
+    assert held_fate(late, late, NOW, None, MINUTE) is Fate.LATE
