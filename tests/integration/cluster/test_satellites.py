@@ -148,6 +148,7 @@ async def test_a_batch_posted_to_the_node_not_owning_a_check_is_applied_by_its_o
         )
         state = owner.monitor.states["boston-0"]
         assert state.status is Status.CRITICAL and state.hard  # retries = 1
+        assert state.flap_history.endswith("oc")  # both applied, the older one first
         assert other.monitor.states.get("boston-0") is None or (
             other.monitor.states["boston-0"].last_check_at != second
         )
