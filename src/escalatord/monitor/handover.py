@@ -24,6 +24,7 @@ import structlog
 from escalatord.checks.base import Check
 from escalatord.core.lease import resume_delay
 from escalatord.core.state import CheckState, next_delay
+from escalatord.monitor import relayed
 from escalatord.monitor.runner import Monitor
 from escalatord.monitor.scheduler import PROMPT_FIRST, spread
 from escalatord.store import states as state_store
@@ -95,6 +96,28 @@ async def catch_up(monitor: Monitor) -> int:
         judged_at = {c.name: _judged_at(monitor, c.name) for c in checks}
         for name, at, judged in await relay(monitor.store, checks, judged_at, monitor.clock()):
             count += await monitor.relay(name, at, judged)
+    return count + await _apply_relayed(monitor)
+
+
+async def _apply_relayed(monitor: Monitor) -> int:
+    """Apply, oldest first, the results other nodes kept for checks `monitor` owns (traps sent
+    to another node, monitor/relayed.py); one older than the check's last result is dropped,
+    as a late signal is. Returns how many were applied."""
+    now = monitor.clock()
+    async with monitor.store.write() as conn:
+        kept, dropped = await relayed.claim(conn, monitor.owned or (), now)
+    if dropped:
+        log.warning("relayed_results_dropped", rows=dropped, why="no node owned their check")
+    count = 0
+    for name, result, params in kept:
+        last = _judged_at(monitor, name)
+        if last is not None and result.at is not None and result.at <= last:
+            continue
+        noted = getattr(monitor.checks.get(name), "noted", None)
+        if noted is not None:  # a trap check times its clear_after from its last problem
+            noted(result)
+        await monitor.on_passive(name, (result, params))
+        count += 1
     return count
 
 

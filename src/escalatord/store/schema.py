@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 # The newest migration. tests/unit/test_store_head.py checks it against the migration scripts.
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0012"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 # Alembic's own version table, as Alembic creates it (alembic/runtime/migration.py).

@@ -313,3 +313,23 @@ satellite_results = Table(
     sqlite_autoincrement=True,
 )
 Index("ix_satellite_results_check", satellite_results.c.check, satellite_results.c.at)
+
+# Results a node of a cluster received for a check another node owns (SNMP traps), with the
+# state-machine settings they count with, until the owner applies them (monitor/relayed.py).
+relayed_results = Table(
+    "relayed_results",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("check", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("measurements", JSON, nullable=False),
+    Column("at", UTCDateTime, nullable=False),  # when the signal was judged at the receiver
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("retries", Integer, nullable=False),
+    Column("recover_after", Integer, nullable=False),
+    Column("interval_s", Float, nullable=False),
+    Column("retry_interval_s", Float, nullable=False),
+    sqlite_autoincrement=True,
+)
+Index("ix_relayed_results_check", relayed_results.c.check, relayed_results.c.at)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from escalatord.errors import EscalatordError
+from escalatord.monitor import relayed
 from escalatord.traps.check import SnmpTrapCheck, SnmpTrapConfig, canonical_address
 from escalatord.traps.config import TrapsConfig
 from escalatord.traps.mapping import Interface, decode, route
@@ -103,7 +104,7 @@ class TrapReceiver:
     def __init__(self, config: TrapsConfig):
         self.config = config
         self.monitor: Monitor | None = None
-        self.counts: Counter[str] = Counter()  # received, dropped_*, unmatched, applied
+        self.counts: Counter[str] = Counter()  # received, dropped_*, unmatched, applied, relayed
         self.sock: socket.socket | None = None
         self._queue: asyncio.Queue[tuple[str, list[tuple[str, str]]]] = asyncio.Queue(QUEUE_SIZE)
         self._engine: Any = None
@@ -264,6 +265,12 @@ class TrapReceiver:
                 "Check results fed from traps.",
                 [("", counts["applied"])],
             ),
+            (
+                "escalatord_traps_relayed_total",
+                "counter",
+                "Check results from traps kept for the node of the cluster that owns the check.",
+                [("", counts["relayed"])],
+            ),
         ]
 
     def _packets(self) -> int:
@@ -355,6 +362,13 @@ class TrapReceiver:
                 log.debug("trap_unmatched", source=trap.source, oid=trap.oid)
             return
         for feed in feeds:
+            if not self.monitor.owns(feed.check):
+                # Another node of the cluster judges this check: it applies the trap from the
+                # store at its next catch-up round (monitor/relayed.py).
+                now = self.monitor.clock()
+                await relayed.hand_on(self.monitor.store, feed.check, feed.result, feed.params, now)
+                self.counts["relayed"] += 1
+                continue
             check = self.monitor.checks.get(feed.check)
             if isinstance(check, SnmpTrapCheck):
                 check.noted(feed.result)
