@@ -8,9 +8,10 @@ sections together into the whole file. Parsing and printing durations is pure an
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
+from cronsim import CronSim, CronSimError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 
 from escalatord.core.durations import format_duration, parse_duration
@@ -85,4 +86,35 @@ def check_headers(value: dict[str, str], reserved: frozenset[str] = frozenset())
             )
         if text != text.strip(" \t"):  # HTTP libraries refuse such a value on every request
             raise ValueError(f"headers.{name}: remove the spaces or tabs around the value")
+    return value
+
+
+TOKEN_MIN = 16  # characters of a configured secret token (API, heartbeat, satellite)
+
+
+def secret_token(value: str, example: str) -> str:
+    """A token long enough to resist guessing, stripped; ValueError saying how to make one.
+    `example` ends the message ("" or ", e.g. token = …"). The value is never quoted back."""
+    if len(value.strip()) < TOKEN_MIN:
+        raise ValueError(
+            f"token must be at least {TOKEN_MIN} characters; make one with "
+            f"`openssl rand -hex 16` and keep it in token_file or ${{ENV}}{example}"
+        )
+    return value.strip()
+
+
+def cron_schedule(value: str | None, example: str) -> str | None:
+    """A five-field cron expression that fires, checked with cronsim (None passes); ValueError
+    saying how to write one, `example` an expression with what it means."""
+    if value is None:
+        return None
+    try:
+        next(CronSim(value, datetime(2000, 1, 1, tzinfo=UTC)))
+    except CronSimError as exc:
+        raise ValueError(
+            f"invalid cron schedule {value!r} ({exc}): write five fields, minute hour "
+            f"day-of-month month day-of-week, e.g. {example}"
+        ) from None
+    except StopIteration:
+        raise ValueError(f"the schedule {value!r} never fires") from None
     return value

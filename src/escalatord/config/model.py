@@ -28,7 +28,7 @@ from escalatord.config.quiet import MaintenanceConfig
 from escalatord.config.satellites import SatelliteSection
 from escalatord.config.web import WebConfig
 from escalatord.core.durations import format_duration
-from escalatord.fields import Duration, Percent, Strict, positive_timeout
+from escalatord.fields import TOKEN_MIN, Duration, Percent, Strict, positive_timeout
 from escalatord.notify.base import NotifierConfig
 from escalatord.traps.config import TrapsConfig
 
@@ -196,7 +196,6 @@ def _token_list(value: object) -> object:
 
 
 TokenList = Annotated[tuple[str, ...], BeforeValidator(_token_list)]
-TOKEN_MIN = 16
 
 
 class ApiConfig(Strict):

@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from cronsim import CronSim, CronSimError
 from pydantic import Field, field_validator, model_validator
 
 from escalatord.config.items import Item
 from escalatord.config.people import NAME, LocalTime, zone
 from escalatord.core.quiet import Cover, Window
 from escalatord.core.timewindows import local_instant
-from escalatord.fields import Duration, Strict
+from escalatord.fields import Duration, Strict, cron_schedule
 
 _WHEN = (
     'say when: a one-off from = "2026-12-24 18:00" and until = "2026-12-25 02:00", or a '
@@ -66,16 +65,7 @@ class MaintenanceConfig(Strict):
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            next(CronSim(value, datetime(2000, 1, 1, tzinfo=UTC)))
-        except CronSimError as exc:
-            raise ValueError(
-                f"invalid cron schedule {value!r} ({exc}): write five fields, minute hour "
-                'day-of-month month day-of-week, e.g. "0 22 * * sat" for Saturdays at 22:00'
-            ) from None
-        return value
+        return cron_schedule(value, '"0 22 * * sat" for Saturdays at 22:00')
 
     @field_validator("children", mode="before")
     @classmethod

@@ -25,11 +25,10 @@ from escalatord import plugins
 from escalatord.checks.base import CheckConfig
 from escalatord.config.cluster import ClusterSection
 from escalatord.config.items import Item
-from escalatord.fields import Duration, Strict
+from escalatord.fields import Duration, Strict, secret_token
 from escalatord.satellite.link import LINK, PREFIX, RELAYED, SatelliteLinkConfig, link_name
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-TOKEN_MIN = 16
 SILENT_AFTER_MIN = timedelta(seconds=2)
 
 
@@ -44,14 +43,7 @@ class SatelliteConfig(Strict):
     @field_validator("token")
     @classmethod
     def _token(cls, value: str) -> str:
-        # The value is never quoted back: it is a secret.
-        if len(value.strip()) < TOKEN_MIN:
-            raise ValueError(
-                f"token must be at least {TOKEN_MIN} characters; make one with "
-                "`openssl rand -hex 16` and keep it in token_file or ${ENV}, e.g. token = "
-                '"${BOSTON_SATELLITE_TOKEN}"'
-            )
-        return value.strip()
+        return secret_token(value, ', e.g. token = "${BOSTON_SATELLITE_TOKEN}"')
 
     @field_validator("silent_after")
     @classmethod

@@ -37,14 +37,14 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cronsim import CronSim, CronSimError
+from cronsim import CronSim
 from pydantic import Field, field_validator, model_validator
 
 from escalatord.checks.base import Check, CheckConfig
 from escalatord.core.durations import format_duration
 from escalatord.core.state import Settings
 from escalatord.core.status import Judged, Result, Status
-from escalatord.fields import Duration
+from escalatord.fields import Duration, cron_schedule, secret_token
 from escalatord.heartbeats.signals import Signal, Signals, latest
 
 if TYPE_CHECKING:
@@ -54,7 +54,6 @@ if TYPE_CHECKING:
 
 BODY_LIMIT = 10_000  # bytes of a signal's body that are kept
 SUMMARY_BODY = 200  # characters of it shown in a summary
-TOKEN_MIN = 16
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
@@ -70,13 +69,7 @@ class HeartbeatConfig(CheckConfig):
     @field_validator("token")
     @classmethod
     def _token(cls, value: str) -> str:
-        # The value is never quoted back: it is a secret.
-        if len(value.strip()) < TOKEN_MIN:
-            raise ValueError(
-                f"token must be at least {TOKEN_MIN} characters; make one with "
-                "`openssl rand -hex 16` and keep it in token_file or ${ENV}"
-            )
-        return value.strip()
+        return secret_token(value, "")
 
     @field_validator("timezone")
     @classmethod
@@ -92,18 +85,7 @@ class HeartbeatConfig(CheckConfig):
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            next(CronSim(value, datetime(2000, 1, 1, tzinfo=UTC)))
-        except CronSimError as exc:
-            raise ValueError(
-                f"invalid cron schedule {value!r} ({exc}): write five fields, minute hour "
-                'day-of-month month day-of-week, e.g. "0 2 * * *" for 02:00 every day'
-            ) from None
-        except StopIteration:
-            raise ValueError(f"the schedule {value!r} never fires") from None
-        return value
+        return cron_schedule(value, '"0 2 * * *" for 02:00 every day')
 
     @model_validator(mode="after")
     def _rhythm(self) -> HeartbeatConfig:
