@@ -77,10 +77,9 @@ class LeaseTiming:
 
 def fenced(last_renewal_start: float | None, now: float, timing: LeaseTiming) -> bool:
     """Whether a node must stop probing and sending at monotonic time `now`, given when its
-    last successful renewal started (None: it never renewed, so it holds nothing)."""
-    if last_renewal_start is None:
-        return True
-    return now - last_renewal_start >= timing.fence_after
+    last successful renewal started (None: it never renewed, so it holds nothing). The
+    cluster's loop sleeps until `fence_at`; this is the same rule asked at an instant."""
+    return last_renewal_start is None or now >= fence_at(last_renewal_start, timing)
 
 
 def fence_at(last_renewal_start: float, timing: LeaseTiming) -> float:
