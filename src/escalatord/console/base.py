@@ -81,12 +81,17 @@ class Console:
         # The board's data, read once per refresh for every visitor (board and /status).
         self.feed = BoardFeed(services)
         self.nav: list[tuple[str, str, str]] = []  # (label, path, role) in the page header
+        self._stored: bytes | None = None  # the stored session key, once read (`key`)
 
     async def key(self) -> bytes:
+        """The session key: `[web] secret`, else the one kept in the database, read once (as
+        AckLinks keeps its key): every request needs it, the board's polls too."""
         secret = self.services.settings().secret
         if secret is not None:
             return secret.get_secret_value().strip().encode()
-        return await self.services.stored_key()
+        if self._stored is None:
+            self._stored = await self.services.stored_key()
+        return self._stored
 
     async def session(self, request: Request) -> Session | None:
         """The request's unexpired session (signed in or not); None without one."""

@@ -10,6 +10,7 @@ as the command's `--at`: "2026-03-29T09:00" is read in each schedule's zone,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,14 +59,15 @@ def _at(text: str) -> datetime:
     return parsed
 
 
-def _decided(decision: Decision, config_overrides: tuple[Any, ...]) -> str:
-    """What decided, as `escalatord oncall` names it: layer[i], override[i] (in config) or a
-    stored override (`escalatord oncall overrides` lists them)."""
+def _decided(decision: Decision, config_overrides: tuple[Any, ...], stored: Sequence[Any]) -> str:
+    """What decided, as `escalatord oncall` names it: layer[i], a stored override
+    (`escalatord oncall overrides` lists them; it wins over an equal one from config, as in
+    commands/rota_views.py `decided_by`) or override[i] (in config)."""
     if decision.layer is not None:
         return f"layer[{decision.layer}]"
     if decision.override is None:
         return "-"
-    if decision.override in config_overrides:
+    if decision.override not in stored and decision.override in config_overrides:
         return f"override[{config_overrides.index(decision.override)}]"
     return "stored override"
 
@@ -100,7 +102,7 @@ def routes(console: Console) -> list[Route]:
             wall = at.astimezone(s.zone).replace(tzinfo=None)
             end = local_instant(wall + timedelta(weeks=WEEKS), s.zone)
             until, segments = next_change(pure, at, stored), rota(pure, at, end, stored)
-            by = _decided(decision, pure.overrides)
+            by = _decided(decision, pure.overrides, stored)
             answers.append(Answer(s.name, s.timezone, s.zone, at, decision, until, by, segments))
         return console.render(
             "oncall.html.j2", visitor=visitor, answers=answers, at=text, weeks=WEEKS,

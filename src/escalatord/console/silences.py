@@ -25,6 +25,7 @@ from escalatord.console import shown
 from escalatord.console.base import Console, Visitor
 from escalatord.core.durations import parse_duration
 from escalatord.core.quiet import Cover
+from escalatord.core.timewindows import local_instant
 from escalatord.errors import NotFound
 from escalatord.quiet import silences
 
@@ -57,7 +58,8 @@ def _until(text: str, now: datetime, zone: tzinfo) -> datetime:
             f"Until: {text!r} is not a time; write 2026-12-24T18:00 (this machine's zone, "
             f"{zone}) or 2026-12-24T18:00+01:00"
         ) from None
-    end = when if when.tzinfo else when.replace(tzinfo=zone)
+    # A wall time the DST change skips or repeats is placed as the rota places it.
+    end = when if when.tzinfo else local_instant(when, zone)
     if end <= now:
         raise BadField(
             f"Until: {shown.at_zone(end, zone)} is already past; give a later time, or a "
