@@ -108,7 +108,7 @@ def test_contacts(config_path: str, person: str | None, ttl: timedelta, wait: ti
             sent = await confirmations.send_tests(
                 conn, contacts, key=key, base_url=config.daemon.base_url, now=now, by=by, ttl=ttl
             )
-        alive = await _daemon_alive(store, now)
+        alive = await _daemon_alive(store)
         outcomes = await _wait(store, [s.test.outbox_key for s in sent], wait if alive else None)
         return sent, alive, outcomes
 
@@ -137,12 +137,16 @@ def test_contacts(config_path: str, person: str | None, ttl: timedelta, wait: ti
     sys.exit(1 if failed else 0)
 
 
-async def _daemon_alive(store: Store, now: datetime) -> bool:
+async def _daemon_alive(store: Store) -> bool:
+    """Whether some daemon wrote its node row within ALIVE, by the database's clock (a CLI on
+    another machine may disagree with it)."""
+    from escalatord.store.nodes import database_now
     from escalatord.store.tables import nodes
 
     async with store.read() as conn:
         seen = (await conn.execute(select(func.max(nodes.c.seen_at)))).scalar()
-    return seen is not None and now - seen < ALIVE
+        db_now = await database_now(conn)
+    return seen is not None and db_now - seen < ALIVE
 
 
 async def _wait(

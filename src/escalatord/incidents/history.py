@@ -13,11 +13,9 @@ from datetime import datetime
 from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from escalatord.core.events import Event
 from escalatord.core.report import IncidentRow, PageRow, StepRow
+from escalatord.incidents.outbox import PAGE_EVENTS
 from escalatord.store.tables import incidents, outbox
-
-PAGE_EVENTS = tuple(e.value for e in Event if e.is_page)
 
 
 async def history(
